@@ -1,0 +1,492 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+
+// string.Compare(a, b) below sits in expression trees that EF Core translates to SQL comparisons on
+// binary-collated columns; it never runs as a culture-sensitive .NET comparison.
+#pragma warning disable CA1309
+
+namespace Vardbro.Connectors.Local;
+
+/// <summary>
+/// The built-in EHR: one instance per request and EMR code, over the server's database.
+/// </summary>
+public sealed class LocalConnector(DbContext db, string emr, TimeProvider time)
+    : ICareUnitDirectory, IPatientDirectory, IMasterDataAdmin, IHealthProbe
+{
+    private IQueryable<CareUnitRow> CareUnits => db.Set<CareUnitRow>().AsNoTracking().Where(x => x.Emr == emr);
+    private IQueryable<ResourceRow> Resources => db.Set<ResourceRow>().AsNoTracking().Where(x => x.Emr == emr);
+    private IQueryable<HealthcareServiceRow> Services => db.Set<HealthcareServiceRow>().AsNoTracking().Where(x => x.Emr == emr);
+    private IQueryable<PatientRow> Patients => db.Set<PatientRow>().AsNoTracking().Where(x => x.Emr == emr);
+
+    // ---- care units, resources, services -------------------------------------------------
+
+    public async Task<IReadOnlyList<CareUnit>> ListCareUnitsAsync(CancellationToken cancellationToken) =>
+        (await CareUnits.OrderBy(x => x.Id).ToListAsync(cancellationToken)).ConvertAll(ToRecord);
+
+    public async Task<CareUnit?> GetCareUnitAsync(string careUnitId, CancellationToken cancellationToken)
+    {
+        var row = await CareUnits.FirstOrDefaultAsync(x => x.Id == careUnitId, cancellationToken);
+        return row is null ? null : ToRecord(row);
+    }
+
+    public async Task<IReadOnlyList<Resource>> ListResourcesAsync(string careUnitId, CancellationToken cancellationToken) =>
+        (await Resources.Where(x => x.CareUnitId == careUnitId).OrderBy(x => x.Id).ToListAsync(cancellationToken)).ConvertAll(ToRecord);
+
+    public async Task<Resource?> FindResourceAsync(string careUnitId, TypedId resourceId, CancellationToken cancellationToken)
+    {
+        var inUnit = Resources.Where(x => x.CareUnitId == careUnitId);
+        var query = resourceId.Type switch
+        {
+            IdType.EmrId => inUnit.Where(x => x.Id == resourceId.Value),
+            IdType.HsaId => inUnit.Where(x => x.HsaId == resourceId.Value),
+            IdType.SePersonalNumber => inUnit.Where(x => x.SePersonalNumber == resourceId.Value),
+            _ => null,
+        };
+        var row = query is null ? null : await query.OrderBy(x => x.Id).FirstOrDefaultAsync(cancellationToken);
+        return row is null ? null : ToRecord(row);
+    }
+
+    public async Task<IReadOnlyList<HealthcareService>> ListHealthcareServicesAsync(string careUnitId, CancellationToken cancellationToken) =>
+        (await Services.Where(x => x.CareUnitId == careUnitId).OrderBy(x => x.Id).ToListAsync(cancellationToken)).ConvertAll(ToRecord);
+
+    // ---- patients -------------------------------------------------------------------------
+
+    public async Task<Patient?> FindPatientAsync(TypedId patientId, CancellationToken cancellationToken)
+    {
+        var query = ByTypedId(Patients, patientId);
+        if (query is null)
+        {
+            return null;
+        }
+
+        var row = await query.Include(x => x.Contacts).FirstOrDefaultAsync(cancellationToken);
+        return row is null ? null : ToRecord(row);
+    }
+
+    public async Task<PatientPage> SearchPatientsAsync(PatientQuery query, int limit, string? cursor, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var rows = Patients;
+        if (!string.IsNullOrEmpty(query.LastName))
+        {
+            rows = WherePrefix(rows, TextFolding.Fold(query.LastName), last: true);
+        }
+
+        if (!string.IsNullOrEmpty(query.FirstName))
+        {
+            rows = WherePrefix(rows, TextFolding.Fold(query.FirstName), last: false);
+        }
+
+        if (query.BirthDate is { } birthDate)
+        {
+            rows = rows.Where(x => x.BirthDate == birthDate);
+        }
+
+        if (query.Phone is { } phone)
+        {
+            rows = rows.Where(p => db.Set<PatientContactRow>().Any(c => c.PatientKey == p.Key && c.Kind == LocalEhrModel.Phone && c.Normalized == phone));
+        }
+
+        if (query.Email is { } email)
+        {
+            rows = rows.Where(p => db.Set<PatientContactRow>().Any(c => c.PatientKey == p.Key && c.Kind == LocalEhrModel.Email && c.Normalized == email));
+        }
+
+        if (cursor is not null)
+        {
+            var (l, f, id) = DecodeCursor(cursor);
+            rows = rows.Where(x =>
+                string.Compare(x.FoldedLastName, l) > 0
+                || (x.FoldedLastName == l && string.Compare(x.FoldedFirstName, f) > 0)
+                || (x.FoldedLastName == l && x.FoldedFirstName == f && string.Compare(x.EmrId, id) > 0));
+        }
+
+        var page = await rows
+            .OrderBy(x => x.FoldedLastName).ThenBy(x => x.FoldedFirstName).ThenBy(x => x.EmrId)
+            .Take(limit + 1)
+            .ToListAsync(cancellationToken);
+        var more = page.Count > limit;
+        if (more)
+        {
+            page.RemoveAt(page.Count - 1);
+        }
+
+        await LoadContactsAsync(page, cancellationToken);
+        var next = more ? EncodeCursor(page[^1]) : null;
+        return new PatientPage(page.ConvertAll(ToRecord), next);
+    }
+
+    public async Task<PatientCreation> CreateOrReturnPatientAsync(string careUnitId, NewPatient patient, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(patient);
+        var foldedFirst = TextFolding.Fold(patient.FirstName);
+        var foldedLast = TextFolding.Fold(patient.LastName);
+        var lockKey = patient.NationalId is { } nid
+            ? $"patient/{emr}/{nid}"
+            : $"patient/{emr}/{foldedLast}/{foldedFirst}/{patient.BirthDate:O}";
+
+        return await SerializedWrites.RunAsync(db, lockKey, async () =>
+        {
+            var existing = await FindMatchAsync(patient, foldedFirst, foldedLast, cancellationToken);
+            if (existing is not null)
+            {
+                return new PatientCreation(ToRecord(existing), Created: false);
+            }
+
+            var now = time.GetUtcNow();
+            var row = new PatientRow
+            {
+                Emr = emr,
+                EmrId = NewEmrId(),
+                CareUnitId = careUnitId,
+                FirstName = patient.FirstName,
+                LastName = patient.LastName,
+                FoldedFirstName = foldedFirst,
+                FoldedLastName = foldedLast,
+                BirthDate = patient.BirthDate,
+                Gender = patient.Gender,
+                Street = patient.Address?.Street,
+                PostalCode = patient.Address?.PostalCode,
+                City = patient.Address?.City,
+                Country = patient.Address?.Country,
+                CreatedAt = now,
+                UpdatedAt = now,
+            };
+            if (patient.NationalId is { } id)
+            {
+                row.ExternalId = id.ToString();
+                switch (id.Type)
+                {
+                    case IdType.SePersonalNumber:
+                        row.SePersonalNumber = id.Value;
+                        row.BirthDate ??= SwedishPersonalNumber.BirthDate(id.Value);
+                        row.Gender ??= SwedishPersonalNumber.Gender(id.Value);
+                        break;
+                    case IdType.NoPersonalNumber:
+                        row.NoPersonalNumber = id.Value;
+                        row.BirthDate ??= NorwegianPersonalNumber.BirthDate(id.Value);
+                        row.Gender ??= NorwegianPersonalNumber.Gender(id.Value);
+                        break;
+                    case IdType.NhsNumber:
+                        row.NhsNumber = id.Value;
+                        break;
+                    default:
+                        throw new VardbroException(ErrorCodes.InvalidPatientId, "The external id must be a national id.", "external_id");
+                }
+            }
+
+            AddContacts(row, patient.Phones, patient.Emails);
+            db.Add(row);
+            await db.SaveChangesAsync(cancellationToken);
+            db.ChangeTracker.Clear();
+            return new PatientCreation(ToRecord(row), Created: true);
+        }, cancellationToken);
+    }
+
+    private async Task<PatientRow?> FindMatchAsync(NewPatient patient, string foldedFirst, string foldedLast, CancellationToken cancellationToken)
+    {
+        if (patient.NationalId is { } nid)
+        {
+            var byId = ByTypedId(Patients, nid);
+            return byId is null ? null : await byId.Include(x => x.Contacts).FirstOrDefaultAsync(cancellationToken);
+        }
+
+        // Without a national id, a patient is the same one only with the same names, the same
+        // birth date and at least one shared phone number or e-mail address.
+        if (patient.BirthDate is not { } birthDate)
+        {
+            return null;
+        }
+
+        var phones = patient.Phones.Select(p => PhoneNumbers.Normalize(p)).OfType<string>().ToList();
+        var emails = patient.Emails.Select(PhoneNumbers.NormalizeEmail).ToList();
+        return await Patients
+            .Where(x => x.FoldedFirstName == foldedFirst && x.FoldedLastName == foldedLast && x.BirthDate == birthDate)
+            .Where(p => db.Set<PatientContactRow>().Any(c => c.PatientKey == p.Key
+                && ((c.Kind == LocalEhrModel.Phone && phones.Contains(c.Normalized))
+                    || (c.Kind == LocalEhrModel.Email && emails.Contains(c.Normalized)))))
+            .OrderBy(x => x.Key)
+            .Include(x => x.Contacts)
+            .FirstOrDefaultAsync(cancellationToken);
+    }
+
+    private static void AddContacts(PatientRow row, IReadOnlyList<string> phones, IReadOnlyList<string> emails)
+    {
+        var position = 0;
+        foreach (var phone in phones)
+        {
+            row.Contacts.Add(new PatientContactRow { Kind = LocalEhrModel.Phone, Value = phone, Normalized = PhoneNumbers.Normalize(phone) ?? phone, Position = position++ });
+        }
+
+        foreach (var email in emails)
+        {
+            row.Contacts.Add(new PatientContactRow { Kind = LocalEhrModel.Email, Value = email, Normalized = PhoneNumbers.NormalizeEmail(email), Position = position++ });
+        }
+    }
+
+    private static IQueryable<PatientRow>? ByTypedId(IQueryable<PatientRow> rows, TypedId id) => id.Type switch
+    {
+        IdType.EmrId => rows.Where(x => x.EmrId == id.Value),
+        IdType.SePersonalNumber => rows.Where(x => x.SePersonalNumber == id.Value),
+        IdType.NoPersonalNumber => rows.Where(x => x.NoPersonalNumber == id.Value),
+        IdType.NhsNumber => rows.Where(x => x.NhsNumber == id.Value),
+        _ => null,
+    };
+
+    private static IQueryable<PatientRow> WherePrefix(IQueryable<PatientRow> rows, string prefix, bool last)
+    {
+        if (prefix.Length == 0)
+        {
+            return rows;
+        }
+
+        // A range instead of LIKE, so that the (binary-collated) index serves it on both providers.
+        var upper = TextFolding.UpperBound(prefix);
+        if (last)
+        {
+            rows = rows.Where(x => string.Compare(x.FoldedLastName, prefix) >= 0);
+            return upper is null ? rows : rows.Where(x => string.Compare(x.FoldedLastName, upper) < 0);
+        }
+
+        rows = rows.Where(x => string.Compare(x.FoldedFirstName, prefix) >= 0);
+        return upper is null ? rows : rows.Where(x => string.Compare(x.FoldedFirstName, upper) < 0);
+    }
+
+    private async Task LoadContactsAsync(List<PatientRow> rows, CancellationToken cancellationToken)
+    {
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        var keys = rows.ConvertAll(x => x.Key);
+        var contacts = await db.Set<PatientContactRow>().AsNoTracking()
+            .Where(c => keys.Contains(c.PatientKey))
+            .ToListAsync(cancellationToken);
+        var byPatient = contacts.ToLookup(c => c.PatientKey);
+        foreach (var row in rows)
+        {
+            row.Contacts = [.. byPatient[row.Key]];
+        }
+    }
+
+    private static string EncodeCursor(PatientRow last) =>
+        Convert.ToBase64String(JsonSerializer.SerializeToUtf8Bytes(new[] { last.FoldedLastName, last.FoldedFirstName, last.EmrId }))
+            .TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static (string Last, string First, string Id) DecodeCursor(string cursor)
+    {
+        try
+        {
+            var b64 = cursor.Replace('-', '+').Replace('_', '/');
+            b64 = b64.PadRight(b64.Length + ((4 - (b64.Length % 4)) % 4), '=');
+            var parts = JsonSerializer.Deserialize<string[]>(Convert.FromBase64String(b64));
+            if (parts is [{ } l, { } f, { } id])
+            {
+                return (l, f, id);
+            }
+        }
+        catch (FormatException)
+        {
+        }
+        catch (JsonException)
+        {
+        }
+
+        throw new VardbroException(ErrorCodes.InvalidField, "The cursor is not one this server issued; pass the one from the Link header unchanged.", "cursor");
+    }
+
+    private static string NewEmrId() =>
+        "pat_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+
+    // ---- master data -------------------------------------------------------------------------
+
+    public async Task<CareUnit> CreateCareUnitAsync(NewCareUnit careUnit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(careUnit);
+        return await SerializedWrites.RunAsync(db, $"master/{emr}", async () =>
+        {
+            if (await CareUnits.AnyAsync(x => x.Id == careUnit.Id, cancellationToken))
+            {
+                throw Exists("care unit");
+            }
+
+            var row = new CareUnitRow { Emr = emr, Id = careUnit.Id, Name = careUnit.Name, TimeZone = careUnit.TimeZone, Address = careUnit.Address, RequiresConfirmation = careUnit.RequiresConfirmation };
+            db.Add(row);
+            await db.SaveChangesAsync(cancellationToken);
+            db.ChangeTracker.Clear();
+            return ToRecord(row);
+        }, cancellationToken);
+    }
+
+    public async Task<CareUnit?> UpdateCareUnitAsync(NewCareUnit careUnit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(careUnit);
+        var row = await db.Set<CareUnitRow>().FirstOrDefaultAsync(x => x.Emr == emr && x.Id == careUnit.Id, cancellationToken);
+        if (row is null)
+        {
+            return null;
+        }
+
+        row.Name = careUnit.Name;
+        row.TimeZone = careUnit.TimeZone;
+        row.Address = careUnit.Address;
+        row.RequiresConfirmation = careUnit.RequiresConfirmation;
+        await db.SaveChangesAsync(cancellationToken);
+        db.ChangeTracker.Clear();
+        return ToRecord(row);
+    }
+
+    public async Task<bool> DeleteCareUnitAsync(string careUnitId, CancellationToken cancellationToken) =>
+        await SerializedWrites.RunAsync(db, $"master/{emr}", async () =>
+        {
+            if (!await CareUnits.AnyAsync(x => x.Id == careUnitId, cancellationToken))
+            {
+                return false;
+            }
+
+            if (await Resources.AnyAsync(x => x.CareUnitId == careUnitId, cancellationToken)
+                || await Services.AnyAsync(x => x.CareUnitId == careUnitId, cancellationToken)
+                || await Patients.AnyAsync(x => x.CareUnitId == careUnitId, cancellationToken))
+            {
+                throw StillReferenced("care unit", "its resources, healthcare services or patients");
+            }
+
+            await db.Set<CareUnitRow>().Where(x => x.Emr == emr && x.Id == careUnitId).ExecuteDeleteAsync(cancellationToken);
+            return true;
+        }, cancellationToken);
+
+    public async Task<Resource> CreateResourceAsync(string careUnitId, NewResource resource, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        return await SerializedWrites.RunAsync(db, $"master/{emr}", async () =>
+        {
+            await RequireCareUnitAsync(careUnitId, cancellationToken);
+            if (await Resources.AnyAsync(x => x.Id == resource.Id, cancellationToken))
+            {
+                throw Exists("resource");
+            }
+
+            await RequireUniqueHsaIdAsync(resource, cancellationToken);
+            var row = new ResourceRow { Emr = emr, Id = resource.Id, CareUnitId = careUnitId, Name = resource.Name, Title = resource.Title, Kind = resource.Kind, HsaId = resource.HsaId, SePersonalNumber = resource.SePersonalNumber };
+            db.Add(row);
+            await db.SaveChangesAsync(cancellationToken);
+            db.ChangeTracker.Clear();
+            return ToRecord(row);
+        }, cancellationToken);
+    }
+
+    public async Task<Resource?> UpdateResourceAsync(string careUnitId, NewResource resource, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        return await SerializedWrites.RunAsync<Resource?>(db, $"master/{emr}", async () =>
+        {
+            var row = await db.Set<ResourceRow>().FirstOrDefaultAsync(x => x.Emr == emr && x.CareUnitId == careUnitId && x.Id == resource.Id, cancellationToken);
+            if (row is null)
+            {
+                return null;
+            }
+
+            await RequireUniqueHsaIdAsync(resource, cancellationToken);
+            row.Name = resource.Name;
+            row.Title = resource.Title;
+            row.Kind = resource.Kind;
+            row.HsaId = resource.HsaId;
+            row.SePersonalNumber = resource.SePersonalNumber;
+            await db.SaveChangesAsync(cancellationToken);
+            db.ChangeTracker.Clear();
+            return ToRecord(row);
+        }, cancellationToken);
+    }
+
+    public async Task<bool> DeleteResourceAsync(string careUnitId, string resourceId, CancellationToken cancellationToken) =>
+        await db.Set<ResourceRow>().Where(x => x.Emr == emr && x.CareUnitId == careUnitId && x.Id == resourceId).ExecuteDeleteAsync(cancellationToken) > 0;
+
+    public async Task<HealthcareService> CreateHealthcareServiceAsync(string careUnitId, NewHealthcareService service, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        return await SerializedWrites.RunAsync(db, $"master/{emr}", async () =>
+        {
+            await RequireCareUnitAsync(careUnitId, cancellationToken);
+            if (await Services.AnyAsync(x => x.Id == service.Id, cancellationToken))
+            {
+                throw Exists("healthcare service");
+            }
+
+            var row = new HealthcareServiceRow { Emr = emr, Id = service.Id, CareUnitId = careUnitId, Name = service.Name, Description = service.Description, DurationMinutes = service.DurationMinutes };
+            db.Add(row);
+            await db.SaveChangesAsync(cancellationToken);
+            db.ChangeTracker.Clear();
+            return ToRecord(row);
+        }, cancellationToken);
+    }
+
+    public async Task<HealthcareService?> UpdateHealthcareServiceAsync(string careUnitId, NewHealthcareService service, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        var row = await db.Set<HealthcareServiceRow>().FirstOrDefaultAsync(x => x.Emr == emr && x.CareUnitId == careUnitId && x.Id == service.Id, cancellationToken);
+        if (row is null)
+        {
+            return null;
+        }
+
+        row.Name = service.Name;
+        row.Description = service.Description;
+        row.DurationMinutes = service.DurationMinutes;
+        await db.SaveChangesAsync(cancellationToken);
+        db.ChangeTracker.Clear();
+        return ToRecord(row);
+    }
+
+    public async Task<bool> DeleteHealthcareServiceAsync(string careUnitId, string serviceId, CancellationToken cancellationToken) =>
+        await db.Set<HealthcareServiceRow>().Where(x => x.Emr == emr && x.CareUnitId == careUnitId && x.Id == serviceId).ExecuteDeleteAsync(cancellationToken) > 0;
+
+    public async Task<bool> IsReachableAsync(CancellationToken cancellationToken) =>
+        await db.Database.CanConnectAsync(cancellationToken);
+
+    private async Task RequireCareUnitAsync(string careUnitId, CancellationToken cancellationToken)
+    {
+        if (!await CareUnits.AnyAsync(x => x.Id == careUnitId, cancellationToken))
+        {
+            throw new VardbroException(ErrorCodes.NotFound, "No such care unit.", "care_unit_id", 404);
+        }
+    }
+
+    private async Task RequireUniqueHsaIdAsync(NewResource resource, CancellationToken cancellationToken)
+    {
+        if (resource.HsaId is { } hsa && await Resources.AnyAsync(x => x.HsaId == hsa && x.Id != resource.Id, cancellationToken))
+        {
+            throw new VardbroException(ErrorCodes.Conflict, "Another resource of this EMR has that HSA id.", "hsa_id", 409);
+        }
+    }
+
+    private static VardbroException Exists(string what) =>
+        new(ErrorCodes.Conflict, $"A {what} with that id exists already.", "id", 409);
+
+    private static VardbroException StillReferenced(string what, string by) =>
+        new(ErrorCodes.Conflict, $"The {what} is still referenced by {by}; remove those first.", "id", 409);
+
+    // ---- mappings ------------------------------------------------------------------------------
+
+    private static CareUnit ToRecord(CareUnitRow x) => new(x.Id, x.Name, x.TimeZone, x.Address, x.RequiresConfirmation);
+
+    private static Resource ToRecord(ResourceRow x) => new(x.Id, x.CareUnitId, x.Name, x.Title, x.Kind, x.HsaId, x.SePersonalNumber);
+
+    private static HealthcareService ToRecord(HealthcareServiceRow x) => new(x.Id, x.CareUnitId, x.Name, x.Description, x.DurationMinutes);
+
+    private static Patient ToRecord(PatientRow x)
+    {
+        var contacts = x.Contacts.OrderBy(c => c.Position).ToList();
+        var address = x.Street is null && x.PostalCode is null && x.City is null && x.Country is null
+            ? null
+            : new PostalAddress(x.Street, x.PostalCode, x.City, x.Country);
+        return new Patient(
+            x.EmrId, x.CareUnitId, x.FirstName, x.LastName, x.BirthDate, x.Gender,
+            x.SePersonalNumber, x.NoPersonalNumber, x.NhsNumber, x.ExternalId,
+            contacts.Where(c => c.Kind == LocalEhrModel.Phone).Select(c => c.Value).ToList(),
+            contacts.Where(c => c.Kind == LocalEhrModel.Email).Select(c => c.Value).ToList(),
+            address, x.CreatedAt, x.UpdatedAt);
+    }
+}

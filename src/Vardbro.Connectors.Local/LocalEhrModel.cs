@@ -1,0 +1,177 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace Vardbro.Connectors.Local;
+
+// The built-in EHR's tables. Every row carries its EMR code, so several local EMRs share one database.
+
+public sealed class CareUnitRow
+{
+    public required string Emr { get; set; }
+    public required string Id { get; set; }
+    public required string Name { get; set; }
+    public required string TimeZone { get; set; }
+    public string? Address { get; set; }
+    public bool RequiresConfirmation { get; set; }
+}
+
+public sealed class ResourceRow
+{
+    public required string Emr { get; set; }
+    public required string Id { get; set; }
+    public required string CareUnitId { get; set; }
+    public required string Name { get; set; }
+    public string? Title { get; set; }
+    public required string Kind { get; set; }
+    public string? HsaId { get; set; }
+    public string? SePersonalNumber { get; set; }
+}
+
+public sealed class HealthcareServiceRow
+{
+    public required string Emr { get; set; }
+    public required string Id { get; set; }
+    public required string CareUnitId { get; set; }
+    public required string Name { get; set; }
+    public string? Description { get; set; }
+    public int DurationMinutes { get; set; }
+}
+
+public sealed class PatientRow
+{
+    public long Key { get; set; }
+    public required string Emr { get; set; }
+    public required string EmrId { get; set; }
+    public required string CareUnitId { get; set; }
+    public required string FirstName { get; set; }
+    public required string LastName { get; set; }
+    public required string FoldedFirstName { get; set; }
+    public required string FoldedLastName { get; set; }
+    public DateOnly? BirthDate { get; set; }
+    public string? Gender { get; set; }
+    public string? SePersonalNumber { get; set; }
+    public string? NoPersonalNumber { get; set; }
+    public string? NhsNumber { get; set; }
+    public string? ExternalId { get; set; }
+    public string? Street { get; set; }
+    public string? PostalCode { get; set; }
+    public string? City { get; set; }
+    public string? Country { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public List<PatientContactRow> Contacts { get; set; } = [];
+}
+
+/// <summary>A phone number or e-mail address of a patient, as given and normalised for search.</summary>
+public sealed class PatientContactRow
+{
+    public long Key { get; set; }
+    public long PatientKey { get; set; }
+    public required string Kind { get; set; }
+    public required string Value { get; set; }
+    public required string Normalized { get; set; }
+    public int Position { get; set; }
+}
+
+public static class LocalEhrModel
+{
+    public const string Phone = "phone";
+    public const string Email = "email";
+
+    /// <param name="binaryCollation">
+    /// The provider's name for a byte-wise collation, for columns searched by range
+    /// (PostgreSQL's default collation is linguistic; SQLite's is already binary: pass null).
+    /// </param>
+    public static void Configure(ModelBuilder model, string? binaryCollation)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+
+        model.Entity<CareUnitRow>(e =>
+        {
+            e.ToTable("local_care_units");
+            e.HasKey(x => new { x.Emr, x.Id });
+            e.Property(x => x.Emr).HasMaxLength(64);
+            e.Property(x => x.Id).HasMaxLength(128);
+            e.Property(x => x.Name).HasMaxLength(256);
+            e.Property(x => x.TimeZone).HasMaxLength(64);
+            e.Property(x => x.Address).HasMaxLength(512);
+        });
+
+        model.Entity<ResourceRow>(e =>
+        {
+            e.ToTable("local_resources");
+            e.HasKey(x => new { x.Emr, x.Id });
+            e.Property(x => x.Emr).HasMaxLength(64);
+            e.Property(x => x.Id).HasMaxLength(128);
+            e.Property(x => x.CareUnitId).HasMaxLength(128);
+            e.Property(x => x.Name).HasMaxLength(256);
+            e.Property(x => x.Title).HasMaxLength(256);
+            e.Property(x => x.Kind).HasMaxLength(32);
+            e.Property(x => x.HsaId).HasMaxLength(31);
+            e.Property(x => x.SePersonalNumber).HasMaxLength(12);
+            e.HasIndex(x => new { x.Emr, x.CareUnitId });
+            e.HasIndex(x => new { x.Emr, x.HsaId }).IsUnique();
+            e.HasIndex(x => new { x.Emr, x.SePersonalNumber });
+        });
+
+        model.Entity<HealthcareServiceRow>(e =>
+        {
+            e.ToTable("local_healthcare_services");
+            e.HasKey(x => new { x.Emr, x.Id });
+            e.Property(x => x.Emr).HasMaxLength(64);
+            e.Property(x => x.Id).HasMaxLength(128);
+            e.Property(x => x.CareUnitId).HasMaxLength(128);
+            e.Property(x => x.Name).HasMaxLength(256);
+            e.Property(x => x.Description).HasMaxLength(2000);
+            e.HasIndex(x => new { x.Emr, x.CareUnitId });
+        });
+
+        model.Entity<PatientRow>(e =>
+        {
+            e.ToTable("local_patients");
+            e.HasKey(x => x.Key);
+            e.Property(x => x.Emr).HasMaxLength(64);
+            e.Property(x => x.EmrId).HasMaxLength(128);
+            e.Property(x => x.CareUnitId).HasMaxLength(128);
+            e.Property(x => x.FirstName).HasMaxLength(256);
+            e.Property(x => x.LastName).HasMaxLength(256);
+            var first = e.Property(x => x.FoldedFirstName).HasMaxLength(256);
+            var last = e.Property(x => x.FoldedLastName).HasMaxLength(256);
+            var emrId = e.Property(x => x.EmrId);
+            if (binaryCollation is not null)
+            {
+                first.UseCollation(binaryCollation);
+                last.UseCollation(binaryCollation);
+                emrId.UseCollation(binaryCollation);
+            }
+
+            e.Property(x => x.Gender).HasMaxLength(16);
+            e.Property(x => x.SePersonalNumber).HasMaxLength(12);
+            e.Property(x => x.NoPersonalNumber).HasMaxLength(11);
+            e.Property(x => x.NhsNumber).HasMaxLength(10);
+            e.Property(x => x.ExternalId).HasMaxLength(64);
+            e.Property(x => x.Street).HasMaxLength(256);
+            e.Property(x => x.PostalCode).HasMaxLength(32);
+            e.Property(x => x.City).HasMaxLength(128);
+            e.Property(x => x.Country).HasMaxLength(64);
+            e.HasIndex(x => new { x.Emr, x.EmrId }).IsUnique();
+            e.HasIndex(x => new { x.Emr, x.SePersonalNumber }).IsUnique();
+            e.HasIndex(x => new { x.Emr, x.NoPersonalNumber }).IsUnique();
+            e.HasIndex(x => new { x.Emr, x.NhsNumber }).IsUnique();
+            e.HasIndex(x => new { x.Emr, x.FoldedLastName, x.FoldedFirstName, x.EmrId });
+            e.HasIndex(x => new { x.Emr, x.FoldedFirstName });
+            e.HasIndex(x => new { x.Emr, x.BirthDate });
+            e.HasMany(x => x.Contacts).WithOne().HasForeignKey(x => x.PatientKey).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        model.Entity<PatientContactRow>(e =>
+        {
+            e.ToTable("local_patient_contacts");
+            e.HasKey(x => x.Key);
+            e.Property(x => x.Kind).HasMaxLength(8);
+            e.Property(x => x.Value).HasMaxLength(320);
+            e.Property(x => x.Normalized).HasMaxLength(320);
+            e.HasIndex(x => new { x.Kind, x.Normalized });
+            e.HasIndex(x => x.PatientKey);
+        });
+    }
+}

@@ -1,0 +1,91 @@
+namespace Vardbro.Connectors;
+
+/// <summary>A care unit (clinic, ward) of an EHR. <see cref="Id"/> is the EHR's own id.</summary>
+public sealed record CareUnit(
+    string Id,
+    string Name,
+    string TimeZone,
+    string? Address,
+    bool RequiresConfirmation);
+
+/// <summary>A practitioner, room or piece of equipment that appointments can be booked with.</summary>
+public sealed record Resource(
+    string Id,
+    string CareUnitId,
+    string Name,
+    string? Title,
+    string Kind,
+    string? HsaId,
+    string? SePersonalNumber);
+
+public static class ResourceKinds
+{
+    public const string Practitioner = "practitioner";
+    public const string Room = "room";
+    public const string Equipment = "equipment";
+
+    public static bool IsKnown(string kind) => kind is Practitioner or Room or Equipment;
+}
+
+public sealed record HealthcareService(
+    string Id,
+    string CareUnitId,
+    string Name,
+    string? Description,
+    int DurationMinutes);
+
+public sealed record PostalAddress(string? Street, string? PostalCode, string? City, string? Country);
+
+/// <summary>A patient as the EHR holds it. <see cref="EmrId"/> is the EHR's own id.</summary>
+public sealed record Patient(
+    string EmrId,
+    string CareUnitId,
+    string FirstName,
+    string LastName,
+    DateOnly? BirthDate,
+    string? Gender,
+    string? SePersonalNumber,
+    string? NoPersonalNumber,
+    string? NhsNumber,
+    string? ExternalId,
+    IReadOnlyList<string> Phones,
+    IReadOnlyList<string> Emails,
+    PostalAddress? Address,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt);
+
+/// <summary>Search criteria; names are matched by folded prefix, the rest exactly after normalising.</summary>
+public sealed record PatientQuery(
+    string? FirstName,
+    string? LastName,
+    DateOnly? BirthDate,
+    string? Phone,
+    string? Email);
+
+/// <summary>A page of patients and the opaque position after its last one (null: no more).</summary>
+public sealed record PatientPage(IReadOnlyList<Patient> Items, string? NextCursor);
+
+/// <summary>What a client sends to create a patient, already validated and normalised.</summary>
+public sealed record NewPatient(
+    string FirstName,
+    string LastName,
+    TypedId? NationalId,
+    DateOnly? BirthDate,
+    string? Gender,
+    IReadOnlyList<string> Phones,
+    IReadOnlyList<string> Emails,
+    PostalAddress? Address);
+
+public sealed record PatientCreation(Patient Patient, bool Created);
+
+public sealed record NewCareUnit(string Id, string Name, string TimeZone, string? Address, bool RequiresConfirmation);
+
+public sealed record NewResource(
+    string Id,
+    string Name,
+    string? Title,
+    string Kind,
+    string? HsaId,
+    string? SePersonalNumber);
+
+public sealed record NewHealthcareService(string Id, string Name, string? Description, int DurationMinutes);

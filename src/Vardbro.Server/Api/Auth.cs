@@ -1,0 +1,213 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Vardbro.Connectors;
+using Vardbro.Server.Emrs;
+using Vardbro.Server.Storage;
+
+namespace Vardbro.Server.Api;
+
+/// <summary>What a client may use: per EMR code, all care units (<c>*</c>) or a list.</summary>
+public sealed record Grant(string Emr, IReadOnlyList<string> CareUnits)
+{
+    public const string AllCareUnits = "*";
+
+    public bool CoversAllCareUnits => CareUnits.Contains(AllCareUnits);
+}
+
+/// <summary>The authenticated client of the current request.</summary>
+public sealed record ClientContext(string ClientId, IReadOnlyList<Grant> Grants)
+{
+    public bool MayUse(string emr) => Grants.Any(g => g.Emr == emr);
+
+    public bool MayUse(string emr, string careUnitId) =>
+        Grants.Any(g => g.Emr == emr && (g.CoversAllCareUnits || g.CareUnits.Contains(careUnitId)));
+
+    public static ClientContext Of(HttpContext context) =>
+        context?.Features.Get<ClientContext>() ?? throw new InvalidOperationException("No authenticated client on this request.");
+
+    public static string? ActorOf(HttpContext context)
+    {
+        var actor = context?.Request.Headers["x-actor-id"].ToString();
+        return string.IsNullOrWhiteSpace(actor) ? null : actor.Length > 256 ? actor[..256] : actor;
+    }
+}
+
+/// <summary>Salted PBKDF2 hashes of client secrets.</summary>
+public static class Secrets
+{
+    private const int Iterations = 100_000;
+
+    public static string NewClientId() => "cli_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(10));
+
+    public static string NewSecret() =>
+        "sec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public static string NewStamp() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+
+    public static string Hash(string secret)
+    {
+        var salt = RandomNumberGenerator.GetBytes(16);
+        var hash = Rfc2898DeriveBytes.Pbkdf2(secret, salt, Iterations, HashAlgorithmName.SHA256, 32);
+        return $"pbkdf2-sha256${Iterations}${Convert.ToBase64String(salt)}${Convert.ToBase64String(hash)}";
+    }
+
+    public static bool Verify(string secret, string stored)
+    {
+        var parts = stored?.Split('$');
+        if (parts is not [_, var iterations, var salt, var hash])
+        {
+            return false;
+        }
+
+        var expected = Convert.FromBase64String(hash);
+        var actual = Rfc2898DeriveBytes.Pbkdf2(secret, Convert.FromBase64String(salt), int.Parse(iterations, System.Globalization.CultureInfo.InvariantCulture), HashAlgorithmName.SHA256, expected.Length);
+        return CryptographicOperations.FixedTimeEquals(actual, expected);
+    }
+
+    public static string SerializeGrants(IReadOnlyList<Grant> grants) => JsonSerializer.Serialize(grants);
+
+    public static IReadOnlyList<Grant> DeserializeGrants(string json) => JsonSerializer.Deserialize<List<Grant>>(json) ?? [];
+}
+
+/// <summary>
+/// Remembers which secret was last verified for each client, as a fast digest, so that only the first
+/// request with a secret pays for the slow hash. The client row is still read on every request, so a
+/// revocation, a rotation or a change of grants takes effect at once on every instance.
+/// </summary>
+public sealed class VerifiedSecretCache
+{
+    private readonly ConcurrentDictionary<string, (string Stamp, byte[] Digest)> verified = new(StringComparer.Ordinal);
+
+    public bool IsKnown(string clientId, string stamp, byte[] digest) =>
+        verified.TryGetValue(clientId, out var entry) && entry.Stamp == stamp && CryptographicOperations.FixedTimeEquals(entry.Digest, digest);
+
+    public void Remember(string clientId, string stamp, byte[] digest) => verified[clientId] = (stamp, digest);
+}
+
+/// <summary>
+/// Authenticates every <c>/api</c> request (client headers, or the admin key under <c>/api/admin</c>)
+/// and checks the client's grants for the EMR and care unit in the path. Runs after routing.
+/// </summary>
+public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cache, EmrCatalog emrs, IConfiguration configuration)
+{
+    private const string AuthFailed = "Authentication failed: send a valid x-leyr-client-id and x-leyr-client-secret.";
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var path = context.Request.Path;
+        if (!path.StartsWithSegments("/api", StringComparison.Ordinal))
+        {
+            await next(context);
+            return;
+        }
+
+        if (path.StartsWithSegments("/api/admin", StringComparison.Ordinal))
+        {
+            if (await AdminKeyAcceptedAsync(context))
+            {
+                await next(context);
+            }
+
+            return;
+        }
+
+        var client = await AuthenticateAsync(context);
+        if (client is null)
+        {
+            await Problem.WriteAsync(context, 401, AuthFailed, [new ApiError(ErrorCodes.Unauthorized, AuthFailed, null)]);
+            return;
+        }
+
+        context.Features.Set(client);
+        if (context.GetRouteValue("emr") is string emr)
+        {
+            if (emrs.Find(emr) is null)
+            {
+                await Problem.WriteAsync(context, new VardbroException(ErrorCodes.NotFound, "No EMR with that code is configured; GET /api/emrs lists them.", "emr", 404));
+                return;
+            }
+
+            var careUnit = context.GetRouteValue("care_unit_id") as string;
+            if (!client.MayUse(emr) || (careUnit is not null && !client.MayUse(emr, careUnit)))
+            {
+                var what = careUnit is null ? "EMR" : "care unit";
+                await Problem.WriteAsync(context, new VardbroException(ErrorCodes.Forbidden, $"This client is not granted that {what}.", careUnit is null ? "emr" : "care_unit_id", 403));
+                return;
+            }
+        }
+
+        await next(context);
+    }
+
+    private async Task<ClientContext?> AuthenticateAsync(HttpContext context)
+    {
+        var id = context.Request.Headers["x-leyr-client-id"].ToString();
+        var secret = context.Request.Headers["x-leyr-client-secret"].ToString();
+        if (id.Length is 0 or > 64 || secret.Length is 0 or > 256)
+        {
+            return null;
+        }
+
+        var db = context.RequestServices.GetRequiredService<VardbroDb>();
+        var row = await db.Clients.AsNoTracking()
+            .Where(c => c.Id == id && c.RevokedAt == null)
+            .Select(c => new { c.SecretHash, c.SecretStamp, c.GrantsJson })
+            .FirstOrDefaultAsync(context.RequestAborted);
+        if (row is null)
+        {
+            return null;
+        }
+
+        var digest = SHA256.HashData(Encoding.UTF8.GetBytes(secret));
+        if (!cache.IsKnown(id, row.SecretStamp, digest))
+        {
+            if (!Secrets.Verify(secret, row.SecretHash))
+            {
+                return null;
+            }
+
+            cache.Remember(id, row.SecretStamp, digest);
+        }
+
+        return new ClientContext(id, Secrets.DeserializeGrants(row.GrantsJson));
+    }
+
+    private async Task<bool> AdminKeyAcceptedAsync(HttpContext context)
+    {
+        var configured = configuration["Admin:Key"];
+        if (string.IsNullOrEmpty(configured))
+        {
+            await Problem.WriteAsync(context, 404, "The admin API is off: no admin key is configured (Admin:Key).", [new ApiError(ErrorCodes.NotFound, "The admin API is off.", "path")]);
+            return false;
+        }
+
+        var presented = context.Request.Headers["x-admin-key"].ToString();
+        var ok = CryptographicOperations.FixedTimeEquals(
+            SHA256.HashData(Encoding.UTF8.GetBytes(presented)),
+            SHA256.HashData(Encoding.UTF8.GetBytes(configured)));
+        if (!ok)
+        {
+            const string detail = "Authentication failed: send the configured admin key in x-admin-key.";
+            await Problem.WriteAsync(context, 401, detail, [new ApiError(ErrorCodes.Unauthorized, detail, null)]);
+        }
+
+        return ok;
+    }
+}
+
+/// <summary>Gives every response an <c>x-request-id</c> (a UUID), which errors repeat as <c>instance</c>.</summary>
+public sealed class RequestIdMiddleware(RequestDelegate next)
+{
+    public Task InvokeAsync(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var id = Guid.NewGuid().ToString();
+        context.TraceIdentifier = id;
+        context.Response.Headers["x-request-id"] = id;
+        return next(context);
+    }
+}

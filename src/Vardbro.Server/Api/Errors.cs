@@ -1,0 +1,226 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+using Vardbro.Connectors;
+
+namespace Vardbro.Server.Api;
+
+/// <summary>
+/// The one table: which status an error code answers with, and the envelope's <c>code</c> and
+/// <c>title</c> for each status. Served as the error reference at <c>/docs/errors</c>.
+/// </summary>
+public static class ErrorTable
+{
+    public sealed record StatusEntry(int Status, string Code, string Title);
+
+    public static readonly IReadOnlyList<StatusEntry> Statuses =
+    [
+        new(400, "BAD_REQUEST", "Request validation failed"),
+        new(401, "UNAUTHORIZED", "Authentication failed"),
+        new(403, "FORBIDDEN", "Access denied"),
+        new(404, "NOT_FOUND", "Not found"),
+        new(405, "METHOD_NOT_ALLOWED", "Method not allowed"),
+        new(409, "CONFLICT", "Conflict"),
+        new(413, "PAYLOAD_TOO_LARGE", "Payload too large"),
+        new(415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"),
+        new(422, "UNPROCESSABLE", "Unprocessable request"),
+        new(429, "TOO_MANY_REQUESTS", "Too many requests"),
+        new(500, "UNKNOWN_ERROR", "Unexpected error"),
+        new(502, "EMR_ERROR", "The EMR gave an unexpected answer"),
+        new(503, "SERVICE_UNAVAILABLE", "Service unavailable"),
+        new(504, "EMR_ERROR", "The EMR did not answer in time"),
+    ];
+
+    /// <summary>The status an error code answers with when the thrower does not say otherwise.</summary>
+    public static readonly IReadOnlyDictionary<string, int> CodeStatus = new Dictionary<string, int>(StringComparer.Ordinal)
+    {
+        [ErrorCodes.NotFound] = 404,
+        [ErrorCodes.Conflict] = 409,
+        [ErrorCodes.Unauthorized] = 401,
+        [ErrorCodes.Forbidden] = 403,
+        [ErrorCodes.PayloadTooLarge] = 413,
+        [ErrorCodes.UnsupportedMediaType] = 415,
+        [ErrorCodes.IdempotencyKeyReused] = 422,
+        [ErrorCodes.TooManyRequests] = 429,
+        [ErrorCodes.EmrError] = 502,
+        [ErrorCodes.ServiceUnavailable] = 503,
+    };
+
+    public static int StatusOf(string errorCode) => CodeStatus.GetValueOrDefault(errorCode, 400);
+
+    public static StatusEntry Entry(int status) =>
+        Statuses.FirstOrDefault(s => s.Status == status)
+        ?? (status >= 500 ? Statuses.First(s => s.Status == 500) : new StatusEntry(status, "BAD_REQUEST", "Request failed"));
+
+    public static string TypeOf(int status) => "/docs/errors#" + Entry(status).Code.ToLowerInvariant();
+}
+
+/// <summary>Writes the error envelope of API.md §4.</summary>
+public static class Problem
+{
+    public const string ContentType = "application/problem+json";
+
+    /// <summary>JSON responses are never HTML: keep å, ä, ö and apostrophes readable instead of \u-escaped.</summary>
+    public static readonly System.Text.Encodings.Web.JavaScriptEncoder JsonEncoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+
+    public static async Task WriteAsync(HttpContext context, int status, string detail, IReadOnlyList<ApiError> errors)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(errors);
+        var entry = ErrorTable.Entry(status);
+        var response = context.Response;
+        response.StatusCode = status;
+        response.ContentType = ContentType;
+        if (status == 429)
+        {
+            response.Headers.RetryAfter = "1";
+        }
+
+        await using var json = new Utf8JsonWriter(response.Body, new JsonWriterOptions { Encoder = JsonEncoder });
+        json.WriteStartObject();
+        json.WriteString("code", entry.Code);
+        json.WriteString("type", ErrorTable.TypeOf(status));
+        json.WriteString("title", entry.Title);
+        json.WriteNumber("status", status);
+        json.WriteString("detail", detail);
+        json.WriteString("instance", context.TraceIdentifier);
+        json.WriteStartArray("errors");
+        foreach (var error in errors)
+        {
+            json.WriteStartObject();
+            json.WriteString("error_code", error.ErrorCode);
+            json.WriteString("details", error.Details);
+            json.WriteString("path", error.Path);
+            json.WriteString("emr_error", error.EmrError);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
+        await json.FlushAsync(context.RequestAborted);
+    }
+
+    public static Task WriteAsync(HttpContext context, VardbroException exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        var status = exception.Status ?? ErrorTable.StatusOf(exception.Errors[0].ErrorCode);
+        var detail = exception.Errors.Count == 1 ? exception.Errors[0].Details : $"{exception.Errors.Count} problems with the request; see errors.";
+        return WriteAsync(context, status, detail, exception.Errors);
+    }
+
+    /// <summary>The status a failure answers with, for the audit trail of requests that failed.</summary>
+    public static int StatusOf(Exception exception) => exception switch
+    {
+        VardbroException v => v.Status ?? ErrorTable.StatusOf(v.Errors[0].ErrorCode),
+        BadHttpRequestException b => b.StatusCode,
+        EmrUnavailableException u => u.TimedOut ? 504 : 503,
+        EmrBadAnswerException => 502,
+        _ => 500,
+    };
+}
+
+/// <summary>Turns every exception into the envelope; anything not ours is a bare 500 without detail.</summary>
+public sealed partial class ErrorHandler(ILogger<ErrorHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(httpContext);
+        if (httpContext.Response.HasStarted)
+        {
+            return false;
+        }
+
+        switch (exception)
+        {
+            case VardbroException v:
+                await Problem.WriteAsync(httpContext, v);
+                break;
+            case BadHttpRequestException b:
+                await Problem.WriteAsync(httpContext, Translate(b));
+                break;
+            case EmrUnavailableException u:
+                await Problem.WriteAsync(httpContext, u.TimedOut ? 504 : 503, u.TimedOut ? "The EMR did not answer in time." : "The EMR cannot be reached right now.",
+                    [new ApiError(u.TimedOut ? ErrorCodes.EmrError : ErrorCodes.ServiceUnavailable, u.Message, "emr")]);
+                break;
+            case EmrBadAnswerException e:
+                await Problem.WriteAsync(httpContext, 502, "The EMR gave an answer Vardbro cannot use.", [new ApiError(ErrorCodes.EmrError, e.Message, "emr")]);
+                break;
+            default:
+                LogUnexpected(logger, exception.GetType().FullName, httpContext.TraceIdentifier, exception);
+                await Problem.WriteAsync(httpContext, 500, "An unexpected error occurred; quote the instance id when reporting it.", []);
+                break;
+        }
+
+        return true;
+    }
+
+    private static VardbroException Translate(BadHttpRequestException exception)
+    {
+        switch (exception.StatusCode)
+        {
+            case 413:
+                return new VardbroException(ErrorCodes.PayloadTooLarge, "The request body is larger than this endpoint accepts.", "body", 413);
+            case 415:
+                return new VardbroException(ErrorCodes.BadInput, "Send the body as JSON with Content-Type: application/json.", "body", 415);
+        }
+
+        if (exception.InnerException is JsonException json)
+        {
+            var path = JsonPath(json.Path);
+            return path is null
+                ? new VardbroException(ErrorCodes.BadInput, "The request body is not valid JSON.", "body")
+                : new VardbroException(ErrorCodes.InvalidField, $"The field '{path}' has the wrong type or is not valid JSON.", path);
+        }
+
+        if (exception.Message.Contains("body", StringComparison.OrdinalIgnoreCase))
+        {
+            return new VardbroException(ErrorCodes.MissingRequiredField, "The request needs a JSON body.", "body");
+        }
+
+        return new VardbroException(ErrorCodes.BadInput, "The request could not be read.", null);
+    }
+
+    private static string? JsonPath(string? path)
+    {
+        if (string.IsNullOrEmpty(path) || path == "$")
+        {
+            return null;
+        }
+
+        return path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path.TrimStart('$');
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled {ExceptionType} in request {RequestId}")]
+    private static partial void LogUnexpected(ILogger logger, string? exceptionType, string requestId, Exception exception);
+}
+
+public static class ErrorPages
+{
+    /// <summary>Gives routing's bodiless 404/405 (and any other bodiless error) the envelope.</summary>
+    public static Task WriteStatusCodePageAsync(StatusCodeContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var http = context.HttpContext;
+        var status = http.Response.StatusCode;
+        var (code, detail) = status switch
+        {
+            404 => (ErrorCodes.NotFound, "No endpoint at this path; see /openapi/v1.json."),
+            405 => (ErrorCodes.NotSupported, "This path does not take that HTTP method."),
+            401 => (ErrorCodes.Unauthorized, "Authentication failed."),
+            _ => (ErrorCodes.BadInput, "The request failed."),
+        };
+        return Problem.WriteAsync(http, status, detail, [new ApiError(code, detail, status is 404 or 405 ? "path" : null)]);
+    }
+
+    /// <summary>The error reference that every envelope's <c>type</c> points into.</summary>
+    public static IResult Reference()
+    {
+        var html = new System.Text.StringBuilder("<!doctype html><meta charset=utf-8><title>Vardbro errors</title><h1>Vardbro error reference</h1><table border=1 cellpadding=4><tr><th>status</th><th>code</th><th>title</th></tr>");
+        foreach (var s in ErrorTable.Statuses)
+        {
+            html.Append(System.Globalization.CultureInfo.InvariantCulture, $"<tr id=\"{s.Code.ToLowerInvariant()}\"><td>{s.Status}</td><td>{s.Code}</td><td>{s.Title}</td></tr>");
+        }
+
+        html.Append("</table><p>Each error lists its problems in <code>errors[]</code> with an <code>error_code</code> and the <code>path</code> of the parameter or field; see docs/api.md.</p>");
+        return Results.Content(html.ToString(), "text/html; charset=utf-8");
+    }
+}

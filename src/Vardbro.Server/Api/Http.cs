@@ -1,0 +1,198 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Primitives;
+using Vardbro.Connectors;
+using Vardbro.Server.Emrs;
+
+namespace Vardbro.Server.Api;
+
+/// <summary>Small helpers every feature uses to read a request the same way.</summary>
+public static class Http
+{
+    /// <summary>A page size from <c>limit</c>: default 50, 1–200.</summary>
+    public static int Limit(string? limit)
+    {
+        if (string.IsNullOrEmpty(limit))
+        {
+            return 50;
+        }
+
+        if (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value is < 1 or > 200)
+        {
+            throw new VardbroException(ErrorCodes.InvalidField, "limit must be a whole number from 1 to 200.", "limit");
+        }
+
+        return value;
+    }
+
+    /// <summary>Announces the next page in a <c>Link</c> header: the same request with <c>cursor</c> set.</summary>
+    public static void LinkNext(HttpContext context, string? nextCursor)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (nextCursor is null)
+        {
+            return;
+        }
+
+        var query = context.Request.Query
+            .Where(q => q.Key != "cursor")
+            .SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string?>(q.Key, v)))
+            .Append(new KeyValuePair<string, string?>("cursor", nextCursor));
+        var url = context.Request.PathBase + context.Request.Path + QueryString.Create(query);
+        context.Response.Headers.Link = new StringValues($"<{url}>; rel=\"next\"");
+    }
+
+    /// <summary>An optional text field: trimmed, at most <paramref name="max"/> characters, no control characters.</summary>
+    public static string? Text(string? value, string path, int max, List<ApiError> errors, bool required = false)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            if (required)
+            {
+                errors.Add(new ApiError(ErrorCodes.MissingRequiredField, $"{path} is required.", path));
+            }
+
+            return null;
+        }
+
+        var trimmed = value.Trim();
+        if (trimmed.Length > max)
+        {
+            errors.Add(new ApiError(ErrorCodes.InvalidField, $"{path} is longer than {max} characters.", path));
+            return null;
+        }
+
+        if (trimmed.Any(char.IsControl))
+        {
+            errors.Add(new ApiError(ErrorCodes.InvalidField, $"{path} contains control characters.", path));
+            return null;
+        }
+
+        return trimmed;
+    }
+
+    public static DateOnly? Date(string? value, string path, List<ApiError> errors)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        if (string.IsNullOrEmpty(value))
+        {
+            return null;
+        }
+
+        if (DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
+        {
+            return date;
+        }
+
+        errors.Add(new ApiError(ErrorCodes.InvalidField, $"{path} must be a date as YYYY-MM-DD.", path));
+        return null;
+    }
+
+    public static void ThrowIfAny(List<ApiError> errors)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        if (errors.Count > 0)
+        {
+            throw new VardbroException(errors);
+        }
+    }
+
+    /// <summary>Today's date in the care unit's time zone.</summary>
+    public static DateOnly Today(TimeProvider time, string timeZone) =>
+        DateOnly.FromDateTime(Local(time.GetUtcNow(), timeZone).DateTime);
+
+    /// <summary>An instant shown with the offset it has in <paramref name="timeZone"/>.</summary>
+    public static DateTimeOffset Local(DateTimeOffset instant, string timeZone) =>
+        TimeZoneInfo.ConvertTime(instant, TimeZones.Find(timeZone));
+}
+
+public static class TimeZones
+{
+    public const string Default = "Europe/Stockholm";
+
+    public static TimeZoneInfo Find(string? id) =>
+        TryFind(id ?? Default, out var zone) ? zone : TimeZoneInfo.Utc;
+
+    public static bool TryFind(string id, out TimeZoneInfo zone)
+    {
+        try
+        {
+            zone = TimeZoneInfo.FindSystemTimeZoneById(id);
+            return true;
+        }
+        catch (TimeZoneNotFoundException)
+        {
+        }
+        catch (InvalidTimeZoneException)
+        {
+        }
+
+        zone = TimeZoneInfo.Utc;
+        return false;
+    }
+}
+
+/// <summary>The care unit of a <c>/api/emrs/{emr}/care-units/{care_unit_id}</c> path, checked once.</summary>
+public static class CareUnits
+{
+    public static async Task<CareUnit> RequireAsync(EmrConnectors connectors, string emr, string careUnitId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connectors);
+        if (careUnitId.Length is 0 or > 128 || careUnitId.Any(char.IsControl))
+        {
+            throw new VardbroException(ErrorCodes.InvalidCareUnitId, "care_unit_id must be 1–128 printable characters.", "care_unit_id");
+        }
+
+        var careUnit = await connectors.Require<ICareUnitDirectory>(emr).GetCareUnitAsync(careUnitId, cancellationToken);
+        return careUnit ?? throw new VardbroException(ErrorCodes.NotFound, "No care unit with that id in this EMR.", "care_unit_id", 404);
+    }
+}
+
+/// <summary>Parses typed ids from paths, queries and bodies, and checks the EMR accepts the type.</summary>
+public static class Ids
+{
+    public static TypedId Patient(EmrDefinition emr, string raw, DateOnly today, string path)
+    {
+        ArgumentNullException.ThrowIfNull(emr);
+        var id = TypedId.Parse(raw, IdSubject.Patient, today, path);
+        if (!emr.PatientIdTypes.Contains(id.Type))
+        {
+            throw new VardbroException(ErrorCodes.PatientIdLookupTypeNotSupported,
+                $"The EMR '{emr.Code}' does not look patients up by {IdTypes.Name(id.Type)}; it accepts {string.Join(", ", emr.PatientIdTypes.Select(IdTypes.Name))}.", path);
+        }
+
+        return id;
+    }
+
+    public static TypedId Resource(EmrDefinition emr, string raw, DateOnly today, string path)
+    {
+        ArgumentNullException.ThrowIfNull(emr);
+        var id = TypedId.Parse(raw, IdSubject.Resource, today, path);
+        if (!emr.ResourceIdTypes.Contains(id.Type))
+        {
+            throw new VardbroException(ErrorCodes.InvalidResourceIdType,
+                $"The EMR '{emr.Code}' does not look resources up by {IdTypes.Name(id.Type)}; it accepts {string.Join(", ", emr.ResourceIdTypes.Select(IdTypes.Name))}.", path);
+        }
+
+        return id;
+    }
+
+    /// <summary>Vardbro's own stable patient id: a name-based UUID (version 5) of <c>emr/emr_id</c>.</summary>
+    public static string VardbroPatientId(string emr, string emrId)
+    {
+        // A fixed namespace UUID for Vardbro patient ids, in network byte order.
+        ReadOnlySpan<byte> ns = [0x6f, 0x0e, 0x6c, 0x1a, 0x3b, 0x55, 0x4d, 0x8e, 0x9a, 0x41, 0x2c, 0x7d, 0x10, 0x5e, 0xb3, 0x27];
+        var name = Encoding.UTF8.GetBytes($"{emr}/{emrId}");
+        var input = new byte[ns.Length + name.Length];
+        ns.CopyTo(input);
+        name.CopyTo(input, ns.Length);
+#pragma warning disable CA5350 // RFC 4122 version 5 is defined over SHA-1; this is an identifier, not a security function
+        var hash = SHA1.HashData(input);
+#pragma warning restore CA5350
+        hash[6] = (byte)((hash[6] & 0x0F) | 0x50);
+        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
+        return new Guid(hash.AsSpan(0, 16), bigEndian: true).ToString();
+    }
+}

@@ -1,0 +1,28 @@
+using Vardbro.Connectors;
+using Vardbro.Server.Api;
+using Vardbro.Server.Emrs;
+
+namespace Vardbro.Server.Features.HealthcareServices;
+
+public sealed record HealthcareServiceResponse(string Id, string EmrId, string CareUnitId, string Name, string? Description, int DurationMinutes)
+{
+    public static HealthcareServiceResponse From(HealthcareService x) => new(x.Id, x.Id, x.CareUnitId, x.Name, x.Description, x.DurationMinutes);
+}
+
+public static class HealthcareServicesEndpoints
+{
+    public static void MapHealthcareServices(this IEndpointRouteBuilder careUnit)
+    {
+        careUnit.MapGet("/healthcare-services", ListHealthcareServices)
+            .WithTags("Discovery")
+            .WithName("ListHealthcareServices")
+            .WithSummary("The healthcare services (visit types) a care unit offers, with their length.");
+    }
+
+    public static async Task<Ok<HealthcareServiceResponse[]>> ListHealthcareServices(string emr, string care_unit_id, EmrConnectors connectors, CancellationToken cancellationToken)
+    {
+        await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
+        var services = await connectors.Require<ICareUnitDirectory>(emr).ListHealthcareServicesAsync(care_unit_id, cancellationToken);
+        return TypedResults.Ok(services.Select(HealthcareServiceResponse.From).ToArray());
+    }
+}

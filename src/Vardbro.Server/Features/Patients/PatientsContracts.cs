@@ -1,0 +1,45 @@
+using Vardbro.Connectors;
+using Vardbro.Server.Api;
+
+namespace Vardbro.Server.Features.Patients;
+
+public sealed record AddressBody(string? Street, string? PostalCode, string? City, string? Country);
+
+public sealed record CreatePatientRequest(
+    string? FirstName,
+    string? LastName,
+    string? ExternalId,
+    string? BirthDate,
+    string? Gender,
+    IReadOnlyList<string?>? Phones,
+    IReadOnlyList<string?>? Emails,
+    AddressBody? Address);
+
+public sealed record PatientResponse(
+    string Id,
+    string EmrId,
+    string CareUnitId,
+    string FirstName,
+    string LastName,
+    DateOnly? BirthDate,
+    string? Gender,
+    string? SePersonalNumber,
+    string? NoPersonalNumber,
+    string? NhsNumber,
+    string? ExternalId,
+    IReadOnlyList<string> Phones,
+    IReadOnlyList<string> Emails,
+    AddressBody? Address,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt)
+{
+    public static PatientResponse From(string emr, Patient x, string timeZone)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        return new(
+            Ids.VardbroPatientId(emr, x.EmrId), x.EmrId, x.CareUnitId, x.FirstName, x.LastName, x.BirthDate, x.Gender,
+            x.SePersonalNumber, x.NoPersonalNumber, x.NhsNumber, x.ExternalId, x.Phones, x.Emails,
+            x.Address is { } a ? new AddressBody(a.Street, a.PostalCode, a.City, a.Country) : null,
+            Http.Local(x.CreatedAt, timeZone), Http.Local(x.UpdatedAt, timeZone));
+    }
+}

@@ -1,0 +1,86 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Json;
+using Scalar.AspNetCore;
+using Vardbro.Server.Api;
+using Vardbro.Server.Audit;
+using Vardbro.Server.Emrs;
+using Vardbro.Server.Features.Admin;
+using Vardbro.Server.Features.Emrs;
+using Vardbro.Server.Features.HealthcareServices;
+using Vardbro.Server.Features.Health;
+using Vardbro.Server.Features.Patients;
+using Vardbro.Server.Features.Resources;
+using Vardbro.Server.Sandbox;
+using Vardbro.Server.Storage;
+
+// Malformed JSON read through the PipeReader-based binder leaves the connection in a broken state
+// (Kestrel then drops it); the stream-based reader reports the same JsonException cleanly.
+AppContext.SetSwitch("Microsoft.AspNetCore.UseStreamBasedJsonParsing", true);
+
+var builder = WebApplication.CreateBuilder(args);
+
+// ---- services -----------------------------------------------------------------------------
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddVardbroStorage(builder.Configuration, builder.Environment);
+builder.Services.AddSingleton<EmrCatalog>();
+builder.Services.AddScoped<EmrConnectors>();
+builder.Services.AddSingleton<VerifiedSecretCache>();
+builder.Services.AddSingleton<AuditSealer>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditSealer>());
+builder.Services.AddSingleton<AuditLog>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditLog>());
+builder.Services.AddExceptionHandler<ErrorHandler>();
+builder.Services.AddProblemDetails();
+builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+builder.Services.Configure<JsonOptions>(o =>
+{
+    o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+    o.SerializerOptions.DictionaryKeyPolicy = null;
+    o.SerializerOptions.Encoder = Problem.JsonEncoder;
+});
+builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+{
+    document.Info.Title = "Vardbro API";
+    document.Info.Description = "A self-hosted, Leyr-compatible healthcare integration API. Authenticate with x-leyr-client-id and x-leyr-client-secret; admin endpoints take x-admin-key.";
+    return Task.CompletedTask;
+}));
+
+var app = builder.Build();
+
+// ---- start: database, sandbox ---------------------------------------------------------------
+await StorageSetup.MigrateAsync(app.Services, app.Lifetime.ApplicationStopping);
+if (SandboxSeeder.IsEnabled(app.Configuration, app.Environment))
+{
+    await SandboxSeeder.SeedAsync(app.Services, app.Lifetime.ApplicationStopping);
+}
+
+// ---- pipeline -------------------------------------------------------------------------------
+app.UseMiddleware<RequestIdMiddleware>();
+app.UseExceptionHandler();
+app.UseStatusCodePages(ErrorPages.WriteStatusCodePageAsync);
+app.UseRouting();
+app.UseMiddleware<AuthMiddleware>();
+
+// ---- routes ---------------------------------------------------------------------------------
+app.MapHealth();
+app.MapOpenApi();
+app.MapScalarApiReference("/docs/reference");
+app.MapGet("/docs/errors", ErrorPages.Reference).ExcludeFromDescription();
+
+var api = app.MapGroup("/api");
+api.MapEmrs();
+
+var careUnit = api.MapGroup("/emrs/{emr}/care-units/{care_unit_id}");
+careUnit.MapResources();
+careUnit.MapHealthcareServices();
+careUnit.MapPatients();
+
+var admin = api.MapGroup("/admin");
+admin.MapClientsAdmin();
+admin.MapMasterDataAdmin();
+admin.MapAuditAdmin();
+
+await app.RunAsync();
+
+/// <summary>The entry point, visible to the HTTP-level tests.</summary>
+public partial class Program;

@@ -1,0 +1,165 @@
+using Microsoft.EntityFrameworkCore;
+using Vardbro.Connectors;
+using Vardbro.Server.Api;
+using Vardbro.Server.Emrs;
+using Vardbro.Server.Storage;
+
+namespace Vardbro.Server.Sandbox;
+
+/// <summary>
+/// Seeds the sandbox on first start: the <c>webdoc</c> and <c>takecare</c> EMRs' master data and
+/// test patients (an EMR is seeded only while it has no care units), and the sandbox client.
+/// </summary>
+public static partial class SandboxSeeder
+{
+    public const string ClientId = "sandbox-client";
+    public const string ClientSecret = "sandbox-secret";
+
+    public static bool IsEnabled(IConfiguration configuration, IHostEnvironment environment) =>
+        configuration.GetValue<bool?>("Sandbox:Enabled") ?? environment.IsDevelopment();
+
+    public static async Task SeedAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var sp = scope.ServiceProvider;
+        var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("Vardbro.Sandbox");
+        var catalog = sp.GetRequiredService<EmrCatalog>();
+        var connectors = sp.GetRequiredService<EmrConnectors>();
+        var time = sp.GetRequiredService<TimeProvider>();
+
+        if (catalog.Find("webdoc") is { Connector: EmrCatalog.LocalConnector })
+        {
+            await SeedEmrAsync(connectors, "webdoc", WebDoc, cancellationToken);
+        }
+
+        if (catalog.Find("takecare") is { Connector: EmrCatalog.LocalConnector })
+        {
+            await SeedEmrAsync(connectors, "takecare", TakeCare, cancellationToken);
+        }
+
+        var db = sp.GetRequiredService<VardbroDb>();
+        if (!await db.Clients.AnyAsync(c => c.Id == ClientId, cancellationToken))
+        {
+            var grants = catalog.All.Where(e => e.Code is "webdoc" or "takecare").Select(e => new Grant(e.Code, [Grant.AllCareUnits])).ToList();
+            db.Clients.Add(new ClientRow
+            {
+                Id = ClientId,
+                Name = "Sandbox client",
+                SecretHash = Secrets.Hash(ClientSecret),
+                SecretStamp = Secrets.NewStamp(),
+                GrantsJson = Secrets.SerializeGrants(grants),
+                CreatedAt = time.GetUtcNow(),
+            });
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+            }
+            catch (DbUpdateException)
+            {
+                // Another instance seeded it at the same moment.
+            }
+        }
+
+        LogSandboxActive(logger, ClientId);
+    }
+
+    private sealed record SeedUnit(NewCareUnit Unit, NewResource[] Resources, NewHealthcareService[] Services);
+
+    private sealed record SeedPatient(string First, string Last, string PersonalNumber, string? Phone, string? Email);
+
+    private sealed record SeedEmr(SeedUnit[] Units, SeedPatient[] Patients);
+
+    private static readonly SeedEmr WebDoc = new(
+        [
+            new SeedUnit(
+                new NewCareUnit("L0_1", "Vårdcentralen Tolvan", "Europe/Stockholm", "Tolvansgatan 1, 123 45 Tolvstad", false),
+                [
+                    new NewResource("1001", "Anna Lindqvist", "Läkare", ResourceKinds.Practitioner, "SE2321000131-E000000000101", null),
+                    new NewResource("1002", "Erik Sandberg", "Sjuksköterska", ResourceKinds.Practitioner, "SE2321000131-E000000000102", null),
+                    new NewResource("1003", "Maria Öberg", "Psykolog", ResourceKinds.Practitioner, "SE2321000131-E000000000103", null),
+                ],
+                [
+                    new NewHealthcareService("L0_1-general", "General Consultation", "A general consultation with a practitioner.", 30),
+                    new NewHealthcareService("L0_1-follow-up", "Follow-up Visit", "A short follow-up of an earlier visit.", 15),
+                ]),
+            new SeedUnit(
+                new NewCareUnit("L0_2", "Vårdcentralen Tolvan Jour", "Europe/Stockholm", "Tolvansgatan 3, 123 45 Tolvstad", true),
+                [
+                    new NewResource("2001", "Johan Ek", "Läkare", ResourceKinds.Practitioner, "SE2321000131-E000000000201", null),
+                ],
+                [
+                    new NewHealthcareService("L0_2-general", "General Consultation", "A general consultation with a practitioner.", 30),
+                    new NewHealthcareService("L0_2-follow-up", "Follow-up Visit", "A short follow-up of an earlier visit.", 15),
+                ]),
+        ],
+        [
+            new SeedPatient("Tolvan", "Tolvansson", "191212121212", "+46001234567", "Tolvan.Tolvansson@example.com"),
+        ]);
+
+    private static readonly SeedEmr TakeCare = new(
+        [
+            new SeedUnit(
+                new NewCareUnit("10", "TakeCare Vårdcentral", "Europe/Stockholm", null, false),
+                [
+                    new NewResource("10-991890000019", "Läkare Ehn (läk)", "läk", ResourceKinds.Practitioner, null, null),
+                ],
+                [
+                    new NewHealthcareService("10-general", "General Consultation", "A general consultation with a practitioner.", 30),
+                    new NewHealthcareService("10-follow-up", "Follow-up Visit", "A short follow-up of an earlier visit.", 15),
+                ]),
+        ],
+        [
+            new SeedPatient("Tolvan", "Tolvansson", "191212121212", "+46001234567", "Tolvan.Tolvansson@example.com"),
+            new SeedPatient("Lars", "Ström", "197110021834", null, null),
+            new SeedPatient("Karin", "Åkesson", "194010126672", null, null),
+            new SeedPatient("Sven", "Nyström", "195003042222", null, null),
+            new SeedPatient("Greta", "Bäckström", "194912062306", null, null),
+            new SeedPatient("Nils", "Öhman", "195008121856", null, null),
+            new SeedPatient("Elin", "Sjöberg", "198702072391", null, null),
+        ]);
+
+    private static async Task SeedEmrAsync(EmrConnectors connectors, string emr, SeedEmr seed, CancellationToken cancellationToken)
+    {
+        var directory = connectors.Require<ICareUnitDirectory>(emr);
+        if ((await directory.ListCareUnitsAsync(cancellationToken)).Count > 0)
+        {
+            return;
+        }
+
+        var admin = connectors.Require<IMasterDataAdmin>(emr);
+        try
+        {
+            foreach (var unit in seed.Units)
+            {
+                await admin.CreateCareUnitAsync(unit.Unit, cancellationToken);
+                foreach (var resource in unit.Resources)
+                {
+                    await admin.CreateResourceAsync(unit.Unit.Id, resource, cancellationToken);
+                }
+
+                foreach (var service in unit.Services)
+                {
+                    await admin.CreateHealthcareServiceAsync(unit.Unit.Id, service, cancellationToken);
+                }
+            }
+        }
+        catch (VardbroException ex) when (ex.Status == 409)
+        {
+            // Another instance is seeding this EMR.
+            return;
+        }
+
+        var patients = connectors.Require<IPatientDirectory>(emr);
+        foreach (var p in seed.Patients)
+        {
+            var nationalId = new TypedId(IdType.SePersonalNumber, p.PersonalNumber);
+            await patients.CreateOrReturnPatientAsync(
+                seed.Units[0].Unit.Id,
+                new NewPatient(p.First, p.Last, nationalId, null, null, p.Phone is null ? [] : [p.Phone], p.Email is null ? [] : [p.Email], null),
+                cancellationToken);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sandbox mode is on: the sandbox credentials ({ClientId} / sandbox-secret) are active. Turn it off with Sandbox:Enabled=false in production.")]
+    private static partial void LogSandboxActive(ILogger logger, string clientId);
+}

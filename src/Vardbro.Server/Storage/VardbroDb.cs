@@ -1,0 +1,81 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Vardbro.Connectors.Local;
+
+namespace Vardbro.Server.Storage;
+
+/// <summary>
+/// Everything the server owns, in one context: API clients, the audit trail and the built-in EHR's
+/// tables. Each provider has its own subclass so that each has its own migration set.
+/// </summary>
+public abstract class VardbroDb(DbContextOptions options) : DbContext(options)
+{
+    public DbSet<ClientRow> Clients => Set<ClientRow>();
+
+    public DbSet<AuditEventRow> AuditEvents => Set<AuditEventRow>();
+
+    /// <summary>A byte-wise collation for range-searched text columns; null where it is the default.</summary>
+    protected abstract string? BinaryCollation { get; }
+
+    public bool IsPostgres => SerializedWrites.IsPostgres(this);
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        LocalEhrModel.Configure(modelBuilder, BinaryCollation);
+
+        modelBuilder.Entity<ClientRow>(e =>
+        {
+            e.ToTable("clients");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasMaxLength(64);
+            e.Property(x => x.Name).HasMaxLength(256);
+            e.Property(x => x.SecretHash).HasMaxLength(256);
+            e.Property(x => x.SecretStamp).HasMaxLength(64);
+            e.Property(x => x.GrantsJson).HasMaxLength(64_000);
+        });
+
+        modelBuilder.Entity<AuditEventRow>(e =>
+        {
+            e.ToTable("audit_events");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => x.Seq).IsUnique();
+            e.HasIndex(x => x.At);
+            e.HasIndex(x => x.ClientId);
+            e.Property(x => x.ClientId).HasMaxLength(64);
+            e.Property(x => x.ActorId).HasMaxLength(256);
+            e.Property(x => x.Action).HasMaxLength(64);
+            e.Property(x => x.Emr).HasMaxLength(64);
+            e.Property(x => x.CareUnitId).HasMaxLength(128);
+            e.Property(x => x.ResourceType).HasMaxLength(64);
+            e.Property(x => x.ResourceId).HasMaxLength(256);
+            e.Property(x => x.RequestId).HasMaxLength(64);
+            e.Property(x => x.Hash).HasMaxLength(64);
+        });
+
+        modelBuilder.Entity<AuditSealRow>(e =>
+        {
+            e.ToTable("audit_seal");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).ValueGeneratedNever();
+            e.Property(x => x.LastHash).HasMaxLength(64);
+        });
+    }
+}
+
+public sealed class SqliteVardbroDb(DbContextOptions<SqliteVardbroDb> options) : VardbroDb(options)
+{
+    protected override string? BinaryCollation => null;
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        ArgumentNullException.ThrowIfNull(configurationBuilder);
+
+        // SQLite has no instant type; a UTC DateTimeOffset stored as its binary form orders and compares correctly.
+        configurationBuilder.Properties<DateTimeOffset>().HaveConversion<DateTimeOffsetToBinaryConverter>();
+    }
+}
+
+public sealed class PostgresVardbroDb(DbContextOptions<PostgresVardbroDb> options) : VardbroDb(options)
+{
+    protected override string? BinaryCollation => "C";
+}
