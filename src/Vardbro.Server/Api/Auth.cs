@@ -207,7 +207,13 @@ public sealed class RequestIdMiddleware(RequestDelegate next)
         ArgumentNullException.ThrowIfNull(context);
         var id = Guid.NewGuid().ToString();
         context.TraceIdentifier = id;
-        context.Response.Headers["x-request-id"] = id;
+
+        // Set when the response starts, so that the exception handler clearing the response keeps it.
+        context.Response.OnStarting(() =>
+        {
+            context.Response.Headers["x-request-id"] = id;
+            return Task.CompletedTask;
+        });
         return next(context);
     }
 }
