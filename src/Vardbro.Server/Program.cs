@@ -21,7 +21,7 @@ var builder = WebApplication.CreateBuilder(args);
 
 // ---- services -----------------------------------------------------------------------------
 builder.Services.AddSingleton(TimeProvider.System);
-builder.Services.AddVardbroStorage(builder.Configuration, builder.Environment);
+builder.Services.AddVardbroStorage();
 builder.Services.AddSingleton<EmrCatalog>();
 builder.Services.AddScoped<EmrConnectors>();
 builder.Services.AddSingleton<VerifiedSecretCache>();

@@ -6,32 +6,19 @@ namespace Vardbro.Server.Storage;
 
 public static class StorageSetup
 {
-    /// <summary>Registers <see cref="VardbroDb"/> for the configured provider (SQLite unless <c>Storage:Provider=postgres</c>).</summary>
-    public static IServiceCollection AddVardbroStorage(this IServiceCollection services, IConfiguration configuration, IHostEnvironment environment)
+    /// <summary>
+    /// Registers <see cref="VardbroDb"/> for the configured provider (SQLite unless
+    /// <c>Storage:Provider=postgres</c>). Configuration is read when the first context is made, so
+    /// that settings added after registration (tests, environment overrides) count.
+    /// </summary>
+    public static IServiceCollection AddVardbroStorage(this IServiceCollection services)
     {
-        var provider = configuration["Storage:Provider"] ?? "sqlite";
-        if (provider.Equals("postgres", StringComparison.OrdinalIgnoreCase) || provider.Equals("postgresql", StringComparison.OrdinalIgnoreCase))
-        {
-            var connectionString = configuration.GetConnectionString("Vardbro");
-            if (string.IsNullOrWhiteSpace(connectionString))
-            {
-                throw new InvalidOperationException("Storage:Provider is postgres but ConnectionStrings:Vardbro is not set.");
-            }
-
-            services.AddDbContextPool<VardbroDb, PostgresVardbroDb>(o => o.UseNpgsql(connectionString));
-        }
-        else if (provider.Equals("sqlite", StringComparison.OrdinalIgnoreCase))
-        {
-            var dataDirectory = Path.GetFullPath(configuration["Storage:DataDirectory"] ?? "data", environment.ContentRootPath);
-            Directory.CreateDirectory(dataDirectory);
-            var connectionString = SqliteConnectionString(Path.Combine(dataDirectory, "vardbro.db"));
-            services.AddDbContextPool<VardbroDb, SqliteVardbroDb>(o => o.UseSqlite(connectionString));
-        }
-        else
-        {
-            throw new InvalidOperationException($"Storage:Provider must be 'sqlite' or 'postgres', not '{provider}'.");
-        }
-
+        services.AddSingleton<StorageSettings>();
+        services.AddPooledDbContextFactory<SqliteVardbroDb>((sp, o) => o.UseSqlite(sp.GetRequiredService<StorageSettings>().SqliteConnectionString));
+        services.AddPooledDbContextFactory<PostgresVardbroDb>((sp, o) => o.UseNpgsql(sp.GetRequiredService<StorageSettings>().PostgresConnectionString));
+        services.AddScoped<VardbroDb>(sp => sp.GetRequiredService<StorageSettings>().IsPostgres
+            ? sp.GetRequiredService<IDbContextFactory<PostgresVardbroDb>>().CreateDbContext()
+            : sp.GetRequiredService<IDbContextFactory<SqliteVardbroDb>>().CreateDbContext());
         services.AddScoped<DbContext>(sp => sp.GetRequiredService<VardbroDb>());
         return services;
     }
@@ -55,6 +42,42 @@ public static class StorageSetup
 
         await db.Database.MigrateAsync(cancellationToken);
     }
+}
+
+/// <summary>Where the data lives, from <c>Storage:*</c> and <c>ConnectionStrings:Vardbro</c>.</summary>
+public sealed class StorageSettings
+{
+    public StorageSettings(IConfiguration configuration, IHostEnvironment environment)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(environment);
+        var provider = configuration["Storage:Provider"] ?? "sqlite";
+        if (provider.Equals("postgres", StringComparison.OrdinalIgnoreCase) || provider.Equals("postgresql", StringComparison.OrdinalIgnoreCase))
+        {
+            IsPostgres = true;
+            PostgresConnectionString = configuration.GetConnectionString("Vardbro") is { Length: > 0 } cs
+                ? cs
+                : throw new InvalidOperationException("Storage:Provider is postgres but ConnectionStrings:Vardbro is not set.");
+        }
+        else if (provider.Equals("sqlite", StringComparison.OrdinalIgnoreCase))
+        {
+            DataDirectory = Path.GetFullPath(configuration["Storage:DataDirectory"] ?? "data", environment.ContentRootPath);
+            Directory.CreateDirectory(DataDirectory);
+            SqliteConnectionString = StorageSetup.SqliteConnectionString(Path.Combine(DataDirectory, "vardbro.db"));
+        }
+        else
+        {
+            throw new InvalidOperationException($"Storage:Provider must be 'sqlite' or 'postgres', not '{provider}'.");
+        }
+    }
+
+    public bool IsPostgres { get; }
+
+    public string? DataDirectory { get; }
+
+    public string SqliteConnectionString { get; } = "";
+
+    public string PostgresConnectionString { get; } = "";
 }
 
 // Used by `dotnet ef migrations add`; no database is contacted.

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: the unit tests once, the HTTP-level suite on SQLite and again on
+# PostgreSQL (installed from Debian packages and started by .ci/postgres.sh if needed).
+# Ends with one line: "tests: N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+log_dir=$(mktemp -d)
+passed=0
+failed=0
+
+finish() {
+  echo "tests: $passed passed, $failed failed"
+  [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
+  exit $?
+}
+
+count() { # adds up the summary lines ("Passed!  - Failed: 0, Passed: 19, ...") of one dotnet test run
+  local file=$1 p f line
+  while IFS= read -r line; do
+    f=$(sed -E 's/.*Failed: +([0-9]+),.*/\1/' <<<"$line")
+    p=$(sed -E 's/.*Passed: +([0-9]+),.*/\1/' <<<"$line")
+    passed=$((passed + p))
+    failed=$((failed + f))
+  done < <(grep -E '^(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+,' "$file")
+  if ! grep -Eq '^(Passed|Failed)! +- ' "$file"; then
+    failed=$((failed + 1)) # the run broke before it reported
+  fi
+}
+
+if ! pg=$(bash .ci/postgres.sh); then
+  echo "PostgreSQL could not be installed or started; the PostgreSQL half of the suite cannot run." >&2
+  failed=$((failed + 1))
+  finish
+fi
+export VARDBRO_TEST_POSTGRES="$pg"
+
+if ! dotnet build Vardbro.slnx -c Release -warnaserror >"$log_dir/build.log" 2>&1; then
+  grep -E 'error|Error' "$log_dir/build.log" | sort -u | head -40 >&2
+  failed=$((failed + 1))
+  finish
+fi
+
+echo "== unit tests" >&2
+dotnet test tests/Vardbro.Connectors.Tests -c Release --no-build 2>&1 | tee "$log_dir/unit.log" | grep -E '^\s*(Failed |Passed!|Failed!)' >&2
+count "$log_dir/unit.log"
+
+for provider in sqlite postgres; do
+  echo "== HTTP-level tests on $provider" >&2
+  VARDBRO_TEST_PROVIDER=$provider dotnet test tests/Vardbro.Server.Tests -c Release --no-build 2>&1 \
+    | tee "$log_dir/$provider.log" | grep -E '^\s*(Failed |Passed!|Failed!)|Error Message' -A2 >&2
+  count "$log_dir/$provider.log"
+done
+
+finish
