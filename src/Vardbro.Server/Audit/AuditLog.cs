@@ -138,10 +138,16 @@ public static class AuditEndpointExtensions
                 throw;
             }
 
-            var status = result is IStatusCodeHttpResult { StatusCode: { } s } ? s : 200;
-            await WriteAsync(http, action, resourceType, scope, status);
+            await WriteAsync(http, action, resourceType, scope, StatusOf(result));
             return result;
         });
+
+    private static int StatusOf(object? result) => result switch
+    {
+        INestedHttpResult nested => StatusOf(nested.Result),
+        IStatusCodeHttpResult { StatusCode: { } status } => status,
+        _ => 200,
+    };
 
     private static Task WriteAsync(HttpContext http, string action, string resourceType, AuditScope scope, int status)
     {
