@@ -38,12 +38,7 @@ builder.Services.Configure<JsonOptions>(o =>
     o.SerializerOptions.DictionaryKeyPolicy = null;
     o.SerializerOptions.Encoder = Problem.JsonEncoder;
 });
-builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
-{
-    document.Info.Title = "Vardbro API";
-    document.Info.Description = "A self-hosted, Leyr-compatible healthcare integration API. Authenticate with x-leyr-client-id and x-leyr-client-secret; admin endpoints take x-admin-key.";
-    return Task.CompletedTask;
-}));
+builder.Services.AddOpenApi(OpenApiSetup.Configure);
 
 var app = builder.Build();
 
