@@ -12,8 +12,8 @@ namespace Vardbro.Connectors.Local;
 /// <summary>
 /// The built-in EHR: one instance per request and EMR code, over the server's database.
 /// </summary>
-public sealed class LocalConnector(DbContext db, string emr, TimeProvider time)
-    : ICareUnitDirectory, IPatientDirectory, IMasterDataAdmin, IHealthProbe
+public sealed partial class LocalConnector(DbContext db, string emr, TimeProvider time)
+    : ICareUnitDirectory, IPatientDirectory, IMasterDataAdmin, IHealthProbe, IScheduling, IAppointmentBooking
 {
     private IQueryable<CareUnitRow> CareUnits => db.Set<CareUnitRow>().AsNoTracking().Where(x => x.Emr == emr);
     private IQueryable<ResourceRow> Resources => db.Set<ResourceRow>().AsNoTracking().Where(x => x.Emr == emr);
@@ -273,17 +273,24 @@ public sealed class LocalConnector(DbContext db, string emr, TimeProvider time)
     }
 
     private static string EncodeCursor(PatientRow last) =>
-        Convert.ToBase64String(JsonSerializer.SerializeToUtf8Bytes(new[] { last.FoldedLastName, last.FoldedFirstName, last.EmrId }))
-            .TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        Base64Url(JsonSerializer.SerializeToUtf8Bytes(new[] { last.FoldedLastName, last.FoldedFirstName, last.EmrId }));
+
+    private static string Base64Url(byte[] bytes) =>
+        Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    /// <summary>Throws <see cref="FormatException"/> for text that is not base64url.</summary>
+    private static byte[] FromBase64Url(string text)
+    {
+        var b64 = text.Replace('-', '+').Replace('_', '/');
+        return Convert.FromBase64String(b64.PadRight(b64.Length + ((4 - (b64.Length % 4)) % 4), '='));
+    }
 
     private static (string Last, string First, string Id) DecodeCursor(string cursor)
     {
         try
         {
-            var b64 = cursor.Replace('-', '+').Replace('_', '/');
-            b64 = b64.PadRight(b64.Length + ((4 - (b64.Length % 4)) % 4), '=');
-            var parts = JsonSerializer.Deserialize<string[]>(Convert.FromBase64String(b64));
-            if (parts is [{ } l, { } f, { } id])
+            var parts = JsonSerializer.Deserialize<string[]>(FromBase64Url(cursor));
+            if (parts is [{ } l, { } f, { } id] && !parts.Any(p => p.Any(char.IsControl)))
             {
                 return (l, f, id);
             }
@@ -458,15 +465,15 @@ public sealed class LocalConnector(DbContext db, string emr, TimeProvider time)
     {
         if (resource.HsaId is { } hsa && await Resources.AnyAsync(x => x.HsaId == hsa && x.Id != resource.Id, cancellationToken))
         {
-            throw new VardbroException(ErrorCodes.Conflict, "Another resource of this EMR has that HSA id.", "hsa_id", 409);
+            throw new VardbroException(ErrorCodes.BadInput, "Another resource of this EMR has that HSA id.", "hsa_id", 409);
         }
     }
 
     private static VardbroException Exists(string what) =>
-        new(ErrorCodes.Conflict, $"A {what} with that id exists already.", "id", 409);
+        new(ErrorCodes.BadInput, $"A {what} with that id exists already.", "id", 409);
 
     private static VardbroException StillReferenced(string what, string by) =>
-        new(ErrorCodes.Conflict, $"The {what} is still referenced by {by}; remove those first.", "id", 409);
+        new(ErrorCodes.BadInput, $"The {what} is still referenced by {by}; remove those first.", "id", 409);
 
     // ---- mappings ------------------------------------------------------------------------------
 

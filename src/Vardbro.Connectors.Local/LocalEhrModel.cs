@@ -72,6 +72,52 @@ public sealed class PatientContactRow
     public int Position { get; set; }
 }
 
+/// <summary>One working window (<see cref="StartUtc"/>/<see cref="EndUtc"/>) or a weekly rule in local time.</summary>
+public sealed class ScheduleRow
+{
+    public long Key { get; set; }
+    public required string Emr { get; set; }
+    public required string Id { get; set; }
+    public required string CareUnitId { get; set; }
+    public required string ResourceId { get; set; }
+    public DateTimeOffset? StartUtc { get; set; }
+    public DateTimeOffset? EndUtc { get; set; }
+
+    /// <summary>Bit (1 &lt;&lt; DayOfWeek) per weekday; 0 for a single window.</summary>
+    public int Weekdays { get; set; }
+
+    public int StartMinute { get; set; }
+    public int EndMinute { get; set; }
+    public DateOnly? FromDate { get; set; }
+    public DateOnly? UntilDate { get; set; }
+
+    /// <summary>Space-separated service ids; empty allows every service.</summary>
+    public string ServiceIds { get; set; } = "";
+}
+
+public sealed class AppointmentRow
+{
+    public long Key { get; set; }
+    public required string Emr { get; set; }
+    public required string Id { get; set; }
+    public required string CareUnitId { get; set; }
+    public required string ResourceId { get; set; }
+    public required string PatientEmrId { get; set; }
+    public string? ServiceId { get; set; }
+    public DateTimeOffset StartUtc { get; set; }
+    public DateTimeOffset EndUtc { get; set; }
+
+    /// <summary>booked, awaiting_confirmation or cancelled; completed is derived from the time.</summary>
+    public required string Status { get; set; }
+
+    public string? Comment { get; set; }
+    public string? ConfirmationCodeHash { get; set; }
+    public DateTimeOffset? ConfirmationExpiresAt { get; set; }
+    public int ConfirmationAttempts { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
 public static class LocalEhrModel
 {
     public const string Phone = "phone";
@@ -161,6 +207,38 @@ public static class LocalEhrModel
             e.HasIndex(x => new { x.Emr, x.FoldedFirstName });
             e.HasIndex(x => new { x.Emr, x.BirthDate });
             e.HasMany(x => x.Contacts).WithOne().HasForeignKey(x => x.PatientKey).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        model.Entity<ScheduleRow>(e =>
+        {
+            e.ToTable("local_schedules");
+            e.HasKey(x => x.Key);
+            e.Property(x => x.Emr).HasMaxLength(64);
+            e.Property(x => x.Id).HasMaxLength(128);
+            e.Property(x => x.CareUnitId).HasMaxLength(128);
+            e.Property(x => x.ResourceId).HasMaxLength(128);
+            e.Property(x => x.ServiceIds).HasMaxLength(4000);
+            e.HasIndex(x => new { x.Emr, x.Id }).IsUnique();
+            e.HasIndex(x => new { x.Emr, x.CareUnitId, x.ResourceId });
+        });
+
+        model.Entity<AppointmentRow>(e =>
+        {
+            e.ToTable("local_appointments");
+            e.HasKey(x => x.Key);
+            e.Property(x => x.Emr).HasMaxLength(64);
+            e.Property(x => x.Id).HasMaxLength(128);
+            e.Property(x => x.CareUnitId).HasMaxLength(128);
+            e.Property(x => x.ResourceId).HasMaxLength(128);
+            e.Property(x => x.PatientEmrId).HasMaxLength(128);
+            e.Property(x => x.ServiceId).HasMaxLength(128);
+            e.Property(x => x.Status).HasMaxLength(32);
+            e.Property(x => x.Comment).HasMaxLength(1000);
+            e.Property(x => x.ConfirmationCodeHash).HasMaxLength(128);
+            e.HasIndex(x => new { x.Emr, x.Id }).IsUnique();
+            e.HasIndex(x => new { x.Emr, x.ResourceId, x.StartUtc });
+            e.HasIndex(x => new { x.Emr, x.CareUnitId, x.StartUtc });
+            e.HasIndex(x => new { x.Emr, x.PatientEmrId });
         });
 
         model.Entity<PatientContactRow>(e =>

@@ -11,19 +11,45 @@ namespace Vardbro.Connectors.Local;
 /// </summary>
 public static class SerializedWrites
 {
-    public static async Task<T> RunAsync<T>(DbContext db, string key, Func<Task<T>> work, CancellationToken cancellationToken)
+    public static Task<T> RunAsync<T>(DbContext db, string key, Func<Task<T>> work, CancellationToken cancellationToken) =>
+        RunAsync(db, [key], work, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="RunAsync{T}(DbContext, string, Func{Task{T}}, CancellationToken)"/> holding several
+    /// keys (taken in a fixed order, so two writers never wait for each other). Inside a transaction
+    /// the caller already opened, the work joins it and the caller commits.
+    /// </summary>
+    public static async Task<T> RunAsync<T>(DbContext db, IEnumerable<string> keys, Func<Task<T>> work, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(db);
         ArgumentNullException.ThrowIfNull(work);
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        if (IsPostgres(db))
+        var ambient = db.Database.CurrentTransaction is not null;
+        var transaction = ambient ? null : await db.Database.BeginTransactionAsync(cancellationToken);
+        try
         {
-            await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_xact_lock({0})", [LockKey(key)], cancellationToken);
-        }
+            if (IsPostgres(db))
+            {
+                foreach (var lockKey in keys.Select(LockKey).Distinct().Order())
+                {
+                    await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_xact_lock({0})", [lockKey], cancellationToken);
+                }
+            }
 
-        var result = await work();
-        await transaction.CommitAsync(cancellationToken);
-        return result;
+            var result = await work();
+            if (transaction is not null)
+            {
+                await transaction.CommitAsync(cancellationToken);
+            }
+
+            return result;
+        }
+        finally
+        {
+            if (transaction is not null)
+            {
+                await transaction.DisposeAsync();
+            }
+        }
     }
 
     public static bool IsPostgres(DbContext db) =>

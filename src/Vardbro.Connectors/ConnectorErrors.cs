@@ -26,7 +26,6 @@ public static class ErrorCodes
     public const string IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED";
     public const string NotFound = "NOT_FOUND";
     public const string BadInput = "BAD_INPUT";
-    public const string Conflict = "CONFLICT";
     public const string Unauthorized = "UNAUTHORIZED";
     public const string Forbidden = "FORBIDDEN";
     public const string PayloadTooLarge = "PAYLOAD_TOO_LARGE";

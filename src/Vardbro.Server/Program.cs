@@ -5,11 +5,16 @@ using Vardbro.Server.Api;
 using Vardbro.Server.Audit;
 using Vardbro.Server.Emrs;
 using Vardbro.Server.Features.Admin;
+using Vardbro.Server.Features.Appointments;
 using Vardbro.Server.Features.Emrs;
 using Vardbro.Server.Features.HealthcareServices;
 using Vardbro.Server.Features.Health;
 using Vardbro.Server.Features.Patients;
 using Vardbro.Server.Features.Resources;
+using Vardbro.Server.Features.Schedules;
+using Vardbro.Server.Features.Timeslots;
+using Vardbro.Server.Idempotency;
+using Vardbro.Server.Notifications;
 using Vardbro.Server.Sandbox;
 using Vardbro.Server.Storage;
 
@@ -17,7 +22,13 @@ using Vardbro.Server.Storage;
 // (Kestrel then drops it); the stream-based reader reports the same JsonException cleanly.
 AppContext.SetSwitch("Microsoft.AspNetCore.UseStreamBasedJsonParsing", true);
 
-var builder = WebApplication.CreateBuilder(args);
+// Started from another directory (a service unit, a script), the server still reads the settings
+// shipped beside it; `dotnet run` keeps the project directory as its content root.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+{
+    Args = args,
+    ContentRootPath = File.Exists(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json")) ? null : AppContext.BaseDirectory,
+});
 
 // ---- services -----------------------------------------------------------------------------
 builder.Services.AddSingleton(TimeProvider.System);
@@ -29,6 +40,12 @@ builder.Services.AddSingleton<AuditSealer>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditSealer>());
 builder.Services.AddSingleton<AuditLog>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditLog>());
+builder.Services.AddSingleton<IdempotencyStore>();
+builder.Services.AddHostedService<IdempotencyPurger>();
+builder.Services.AddSingleton<NotificationSettings>();
+builder.Services.AddHttpClient<HttpNotificationSender>(HttpNotificationSender.Configure);
+builder.Services.AddSingleton<NotificationDispatcher>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<NotificationDispatcher>());
 builder.Services.AddExceptionHandler<ErrorHandler>();
 builder.Services.AddProblemDetails();
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -55,6 +72,7 @@ app.UseExceptionHandler();
 app.UseStatusCodePages(ErrorPages.WriteStatusCodePageAsync);
 app.UseRouting();
 app.UseMiddleware<AuthMiddleware>();
+app.UseMiddleware<IdempotencyMiddleware>();
 
 // ---- routes ---------------------------------------------------------------------------------
 app.MapHealth();
@@ -69,11 +87,15 @@ var careUnit = api.MapGroup("/emrs/{emr}/care-units/{care_unit_id}");
 careUnit.MapResources();
 careUnit.MapHealthcareServices();
 careUnit.MapPatients();
+careUnit.MapSchedules();
+careUnit.MapTimeslots();
+careUnit.MapAppointments();
 
 var admin = api.MapGroup("/admin");
 admin.MapClientsAdmin();
 admin.MapMasterDataAdmin();
 admin.MapAuditAdmin();
+admin.MapOutboxAdmin();
 
 await app.RunAsync();
 

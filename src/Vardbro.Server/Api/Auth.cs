@@ -30,8 +30,8 @@ public sealed record ClientContext(string ClientId, IReadOnlyList<Grant> Grants)
 
     public static string? ActorOf(HttpContext context)
     {
-        var actor = context?.Request.Headers["x-actor-id"].ToString();
-        return string.IsNullOrWhiteSpace(actor) ? null : actor.Length > 256 ? actor[..256] : actor;
+        var actor = new string((context?.Request.Headers["x-actor-id"].ToString() ?? "").Where(c => !char.IsControl(c)).ToArray()).Trim();
+        return actor.Length == 0 ? null : actor.Length > 256 ? actor[..256] : actor;
     }
 }
 
@@ -91,7 +91,7 @@ public sealed class VerifiedSecretCache
 /// Authenticates every <c>/api</c> request (client headers, or the admin key under <c>/api/admin</c>)
 /// and checks the client's grants for the EMR and care unit in the path. Runs after routing.
 /// </summary>
-public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cache, EmrCatalog emrs, IConfiguration configuration)
+public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cache, EmrCatalog emrs, IConfiguration configuration, IHostEnvironment environment)
 {
     private const string AuthFailed = "Authentication failed: send a valid x-leyr-client-id and x-leyr-client-secret.";
 
@@ -99,13 +99,13 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
     {
         ArgumentNullException.ThrowIfNull(context);
         var path = context.Request.Path;
-        if (!path.StartsWithSegments("/api", StringComparison.Ordinal))
+        if (!path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase))
         {
             await next(context);
             return;
         }
 
-        if (path.StartsWithSegments("/api/admin", StringComparison.Ordinal))
+        if (path.StartsWithSegments("/api/admin", StringComparison.OrdinalIgnoreCase))
         {
             if (await AdminKeyAcceptedAsync(context))
             {
@@ -147,7 +147,13 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
     {
         var id = context.Request.Headers["x-leyr-client-id"].ToString();
         var secret = context.Request.Headers["x-leyr-client-secret"].ToString();
-        if (id.Length is 0 or > 64 || secret.Length is 0 or > 256)
+        if (id.Length is 0 or > 64 || secret.Length is 0 or > 256 || id.Any(char.IsControl))
+        {
+            return null;
+        }
+
+        // The sandbox's well-known credentials stop working when the sandbox is turned off.
+        if (id == Sandbox.SandboxSeeder.ClientId && !Sandbox.SandboxSeeder.IsEnabled(configuration, environment))
         {
             return null;
         }

@@ -34,7 +34,6 @@ public static class ErrorTable
     public static readonly IReadOnlyDictionary<string, int> CodeStatus = new Dictionary<string, int>(StringComparer.Ordinal)
     {
         [ErrorCodes.NotFound] = 404,
-        [ErrorCodes.Conflict] = 409,
         [ErrorCodes.Unauthorized] = 401,
         [ErrorCodes.Forbidden] = 403,
         [ErrorCodes.PayloadTooLarge] = 413,

@@ -90,6 +90,35 @@ public static class Http
         return null;
     }
 
+    /// <summary>
+    /// A timestamp that must carry its offset (<c>2026-03-25T14:00:00+01:00</c> or <c>…Z</c>); a '+'
+    /// that arrived unencoded in a query string (as a space) is read as '+'.
+    /// </summary>
+    public static DateTimeOffset? Instant(string? value, string path, List<ApiError> errors, bool required = false)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        if (string.IsNullOrEmpty(value))
+        {
+            if (required)
+            {
+                errors.Add(new ApiError(ErrorCodes.MissingRequiredField, $"{path} is required.", path));
+            }
+
+            return null;
+        }
+
+        var text = value.Trim().Replace(' ', '+');
+        var hasOffset = text.EndsWith('Z') || text.EndsWith('z') || (text.Length > 6 && (text[^6] is '+' or '-') && text[^3] == ':');
+        if (text.Length <= 40 && text.Contains('T', StringComparison.OrdinalIgnoreCase) && hasOffset
+            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var instant))
+        {
+            return instant.ToUniversalTime();
+        }
+
+        errors.Add(new ApiError(ErrorCodes.InvalidField, $"{path} must be an ISO 8601 timestamp with an offset, e.g. 2026-03-25T14:00:00+01:00.", path));
+        return null;
+    }
+
     public static void ThrowIfAny(List<ApiError> errors)
     {
         ArgumentNullException.ThrowIfNull(errors);
@@ -106,32 +135,6 @@ public static class Http
     /// <summary>An instant shown with the offset it has in <paramref name="timeZone"/>.</summary>
     public static DateTimeOffset Local(DateTimeOffset instant, string timeZone) =>
         TimeZoneInfo.ConvertTime(instant, TimeZones.Find(timeZone));
-}
-
-public static class TimeZones
-{
-    public const string Default = "Europe/Stockholm";
-
-    public static TimeZoneInfo Find(string? id) =>
-        TryFind(id ?? Default, out var zone) ? zone : TimeZoneInfo.Utc;
-
-    public static bool TryFind(string id, out TimeZoneInfo zone)
-    {
-        try
-        {
-            zone = TimeZoneInfo.FindSystemTimeZoneById(id);
-            return true;
-        }
-        catch (TimeZoneNotFoundException)
-        {
-        }
-        catch (InvalidTimeZoneException)
-        {
-        }
-
-        zone = TimeZoneInfo.Utc;
-        return false;
-    }
 }
 
 /// <summary>The care unit of a <c>/api/emrs/{emr}/care-units/{care_unit_id}</c> path, checked once.</summary>

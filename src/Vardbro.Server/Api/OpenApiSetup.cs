@@ -46,6 +46,19 @@ public static class OpenApiSetup
             }
 
             operation.Security = [requirement];
+            if (string.Equals(context.Description.HttpMethod, "POST", StringComparison.OrdinalIgnoreCase))
+            {
+                operation.Parameters ??= [];
+                operation.Parameters.Add(new OpenApiParameter
+                {
+                    Name = "Idempotency-Key",
+                    In = ParameterLocation.Header,
+                    Required = false,
+                    Description = "Replays the first response for a retry with the same key and body within 24 hours; another body with the same key is 422 IDEMPOTENCY_KEY_REUSED.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 255 },
+                });
+            }
+
             operation.Responses ??= [];
             foreach (var (status, description) in new[]
             {

@@ -43,7 +43,9 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, ILogger<Aud
             try
             {
                 await wake.WaitAsync(TimeSpan.FromSeconds(5), stoppingToken);
-                await SealAsync(stoppingToken);
+
+                // A pass is short; it is not cut off by shutdown, which would only roll it back.
+                await SealAsync(CancellationToken.None);
             }
             catch (OperationCanceledException)
             {

@@ -95,11 +95,26 @@ public sealed class EmrConnectors(EmrCatalog catalog, DbContext db, TimeProvider
     public T? Find<T>(string emr)
         where T : class => Connector(emr) as T;
 
-    public static IReadOnlyList<string> Capabilities(EmrDefinition emr) => emr.Connector switch
+    private static readonly (Type Capability, string[] Names)[] CapabilityNames =
+    [
+        (typeof(ICareUnitDirectory), ["care_units", "resources", "healthcare_services"]),
+        (typeof(IPatientDirectory), ["patients"]),
+        (typeof(IScheduling), ["schedules", "timeslots"]),
+        (typeof(IAppointmentBooking), ["appointments"]),
+        (typeof(IMasterDataAdmin), ["master_data"]),
+    ];
+
+    /// <summary>What the EMR's connector offers, named as in <c>GET /api/emrs</c>.</summary>
+    public static IReadOnlyList<string> Capabilities(EmrDefinition emr)
     {
-        EmrCatalog.LocalConnector => ["care_units", "resources", "healthcare_services", "patients", "master_data"],
-        _ => [],
-    };
+        ArgumentNullException.ThrowIfNull(emr);
+        var type = emr.Connector switch
+        {
+            EmrCatalog.LocalConnector => typeof(LocalConnector),
+            _ => typeof(object),
+        };
+        return CapabilityNames.Where(c => c.Capability.IsAssignableFrom(type)).SelectMany(c => c.Names).ToList();
+    }
 
     private object Connector(string emr)
     {

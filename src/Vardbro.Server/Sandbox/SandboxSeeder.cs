@@ -29,12 +29,12 @@ public static partial class SandboxSeeder
 
         if (catalog.Find("webdoc") is { Connector: EmrCatalog.LocalConnector })
         {
-            await SeedEmrAsync(connectors, "webdoc", WebDoc, cancellationToken);
+            await SeedEmrAsync(connectors, "webdoc", WebDoc, time, cancellationToken);
         }
 
         if (catalog.Find("takecare") is { Connector: EmrCatalog.LocalConnector })
         {
-            await SeedEmrAsync(connectors, "takecare", TakeCare, cancellationToken);
+            await SeedEmrAsync(connectors, "takecare", TakeCare, time, cancellationToken);
         }
 
         var db = sp.GetRequiredService<VardbroDb>();
@@ -118,7 +118,7 @@ public static partial class SandboxSeeder
             new SeedPatient("Elin", "Sjöberg", "198702072391", null, null),
         ]);
 
-    private static async Task SeedEmrAsync(EmrConnectors connectors, string emr, SeedEmr seed, CancellationToken cancellationToken)
+    private static async Task SeedEmrAsync(EmrConnectors connectors, string emr, SeedEmr seed, TimeProvider time, CancellationToken cancellationToken)
     {
         var directory = connectors.Require<ICareUnitDirectory>(emr);
         if ((await directory.ListCareUnitsAsync(cancellationToken)).Count > 0)
@@ -127,19 +127,26 @@ public static partial class SandboxSeeder
         }
 
         var admin = connectors.Require<IMasterDataAdmin>(emr);
+        var scheduling = connectors.Require<IScheduling>(emr);
         try
         {
             foreach (var unit in seed.Units)
             {
                 await admin.CreateCareUnitAsync(unit.Unit, cancellationToken);
-                foreach (var resource in unit.Resources)
-                {
-                    await admin.CreateResourceAsync(unit.Unit.Id, resource, cancellationToken);
-                }
-
                 foreach (var service in unit.Services)
                 {
                     await admin.CreateHealthcareServiceAsync(unit.Unit.Id, service, cancellationToken);
+                }
+
+                // Weekday working hours as an open-ended rule, so the sandbox never runs out of timeslots.
+                var today = TimeZones.LocalDate(time.GetUtcNow(), TimeZones.Find(unit.Unit.TimeZone));
+                var hours = new WeeklyRecurrence(
+                    [DayOfWeek.Monday, DayOfWeek.Tuesday, DayOfWeek.Wednesday, DayOfWeek.Thursday, DayOfWeek.Friday],
+                    new TimeOnly(8, 0), new TimeOnly(16, 0), today, null);
+                foreach (var resource in unit.Resources)
+                {
+                    await admin.CreateResourceAsync(unit.Unit.Id, resource, cancellationToken);
+                    await scheduling.CreateScheduleAsync(unit.Unit.Id, resource.Id, new NewSchedule(null, null, hours, []), cancellationToken);
                 }
             }
         }

@@ -44,3 +44,38 @@ public sealed class AuditSealRow
     public long LastSeq { get; set; }
     public required string LastHash { get; set; }
 }
+
+/// <summary>A stored response for an <c>Idempotency-Key</c>, per client.</summary>
+public sealed class IdempotencyRow
+{
+    public required string ClientId { get; set; }
+    public required string Key { get; set; }
+    public required string RequestHash { get; set; }
+
+    /// <summary>Null while the first request runs.</summary>
+    public int? StatusCode { get; set; }
+
+    public string? ContentType { get; set; }
+    public string? Location { get; set; }
+    public byte[]? Body { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>A message to a patient (a confirmation code by SMS), sent by the configured sender.</summary>
+public sealed class NotificationRow
+{
+    public long Id { get; set; }
+    public required string Channel { get; set; }
+    public required string Recipient { get; set; }
+    public required string Body { get; set; }
+    public string? Emr { get; set; }
+    public string? AppointmentId { get; set; }
+
+    /// <summary>pending, sent, stored (kept in the outbox only) or failed.</summary>
+    public required string Status { get; set; }
+
+    public int Attempts { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset NextAttemptAt { get; set; }
+    public DateTimeOffset? SentAt { get; set; }
+}

@@ -14,6 +14,10 @@ public abstract class VardbroDb(DbContextOptions options) : DbContext(options)
 
     public DbSet<AuditEventRow> AuditEvents => Set<AuditEventRow>();
 
+    public DbSet<IdempotencyRow> IdempotencyRecords => Set<IdempotencyRow>();
+
+    public DbSet<NotificationRow> Notifications => Set<NotificationRow>();
+
     /// <summary>A byte-wise collation for range-searched text columns; null where it is the default.</summary>
     protected abstract string? BinaryCollation { get; }
 
@@ -50,6 +54,31 @@ public abstract class VardbroDb(DbContextOptions options) : DbContext(options)
             e.Property(x => x.ResourceId).HasMaxLength(256);
             e.Property(x => x.RequestId).HasMaxLength(64);
             e.Property(x => x.Hash).HasMaxLength(64);
+        });
+
+        modelBuilder.Entity<IdempotencyRow>(e =>
+        {
+            e.ToTable("idempotency_records");
+            e.HasKey(x => new { x.ClientId, x.Key });
+            e.Property(x => x.ClientId).HasMaxLength(64);
+            e.Property(x => x.Key).HasMaxLength(255);
+            e.Property(x => x.RequestHash).HasMaxLength(64);
+            e.Property(x => x.ContentType).HasMaxLength(128);
+            e.Property(x => x.Location).HasMaxLength(2048);
+            e.HasIndex(x => x.CreatedAt);
+        });
+
+        modelBuilder.Entity<NotificationRow>(e =>
+        {
+            e.ToTable("notifications");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Channel).HasMaxLength(16);
+            e.Property(x => x.Recipient).HasMaxLength(64);
+            e.Property(x => x.Body).HasMaxLength(1000);
+            e.Property(x => x.Emr).HasMaxLength(64);
+            e.Property(x => x.AppointmentId).HasMaxLength(128);
+            e.Property(x => x.Status).HasMaxLength(16);
+            e.HasIndex(x => new { x.Status, x.NextAttemptAt });
         });
 
         modelBuilder.Entity<AuditSealRow>(e =>

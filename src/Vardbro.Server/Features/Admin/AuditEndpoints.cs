@@ -41,8 +41,10 @@ public static class AuditEndpoints
     {
         var errors = new List<ApiError>();
         var pageSize = Http.Limit(limit);
-        var fromAt = Instant(from, "from", errors);
-        var toAt = Instant(to, "to", errors);
+        patient_id = Http.Text(patient_id, "patient_id", 64, errors);
+        client_id = Http.Text(client_id, "client_id", 64, errors);
+        var fromAt = Http.Instant(from, "from", errors);
+        var toAt = Http.Instant(to, "to", errors);
         long after = 0;
         if (cursor is not null && !long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out after))
         {
@@ -83,24 +85,4 @@ public static class AuditEndpoints
 
     public static async Task<Ok<AuditSealer.VerifyResult>> VerifyAuditChain(AuditSealer sealer, CancellationToken cancellationToken) =>
         TypedResults.Ok(await sealer.VerifyAsync(cancellationToken));
-
-    /// <summary>A timestamp with an offset; a '+' that arrived as a space in the query is read as '+'.</summary>
-    public static DateTimeOffset? Instant(string? value, string path, List<ApiError> errors)
-    {
-        ArgumentNullException.ThrowIfNull(errors);
-        if (string.IsNullOrEmpty(value))
-        {
-            return null;
-        }
-
-        var text = value.Replace(' ', '+');
-        var hasOffset = text.EndsWith('Z') || (text.Length > 6 && (text[^6] is '+' or '-') && text[^3] == ':');
-        if (hasOffset && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var instant))
-        {
-            return instant.ToUniversalTime();
-        }
-
-        errors.Add(new ApiError(ErrorCodes.InvalidField, $"{path} must be an ISO 8601 timestamp with an offset, e.g. 2026-03-25T14:00:00+01:00.", path));
-        return null;
-    }
 }

@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Vardbro.Connectors;
 using Vardbro.Server.Api;
 using Vardbro.Server.Emrs;
+using Vardbro.Server.Idempotency;
 using Vardbro.Server.Storage;
 
 namespace Vardbro.Server.Features.Admin;
@@ -28,10 +29,10 @@ public static class ClientsEndpoints
     public static void MapClientsAdmin(this IEndpointRouteBuilder admin)
     {
         var group = admin.MapGroup("/clients").WithTags("Administration");
-        group.MapPost("/", CreateClient).WithName("CreateClient").WithSummary("Create an API client; the secret is shown only in this response.");
+        group.MapPost("/", CreateClient).WithMetadata(new SecretResponseAttribute()).WithName("CreateClient").WithSummary("Create an API client; the secret is shown only in this response.");
         group.MapGet("/", ListClients).WithName("ListClients").WithSummary("The API clients that are not revoked (never their secrets).");
         group.MapPut("/{client_id}/grants", UpdateGrants).WithName("UpdateClientGrants").WithSummary("Replace a client's grants; effective on its next request.");
-        group.MapPost("/{client_id}/secret", RotateSecret).WithName("RotateClientSecret").WithSummary("Give a client a new secret (shown once); the old one stops working at once.");
+        group.MapPost("/{client_id}/secret", RotateSecret).WithMetadata(new SecretResponseAttribute()).WithName("RotateClientSecret").WithSummary("Give a client a new secret (shown once); the old one stops working at once.");
         group.MapDelete("/{client_id}", RevokeClient).WithName("RevokeClient").WithSummary("Revoke a client; its next request is refused.");
     }
 
@@ -118,7 +119,7 @@ public static class ClientsEndpoints
                 continue;
             }
 
-            if (grant.CareUnits is not { Count: > 0 } units || units.Any(u => string.IsNullOrWhiteSpace(u) || u.Length > 128))
+            if (grant.CareUnits is not { Count: > 0 } units || units.Any(u => string.IsNullOrWhiteSpace(u) || u.Length > 128 || u.Any(char.IsControl)))
             {
                 errors.Add(new ApiError(ErrorCodes.InvalidField, "care_units must be [\"*\"] or a list of care unit ids.", $"{path}.care_units"));
                 continue;

@@ -42,8 +42,8 @@ public static class PatientsEndpoints
     {
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
         var errors = new List<ApiError>();
-        var first = Http.Text(first_name, "first_name", 256, errors);
-        var last = Http.Text(last_name, "last_name", 256, errors);
+        var first = Name(first_name, "first_name", errors);
+        var last = Name(last_name, "last_name", errors);
         var birthDate = Http.Date(birth_date, "birth_date", errors);
         string? normalizedPhone = null;
         if (Http.Text(phone, "phone", 64, errors) is { } p)
@@ -190,6 +190,19 @@ public static class PatientsEndpoints
         }
 
         return result;
+    }
+
+    /// <summary>A name criterion; one that folds to nothing (only accents or punctuation) would match everyone.</summary>
+    private static string? Name(string? value, string path, List<ApiError> errors)
+    {
+        var name = Http.Text(value, path, 256, errors);
+        if (name is not null && !TextFolding.Fold(name).Any(char.IsLetterOrDigit))
+        {
+            errors.Add(new ApiError(ErrorCodes.InvalidField, $"{path} must contain at least one letter.", path));
+            return null;
+        }
+
+        return name;
     }
 
     private static string? AddError(List<ApiError> errors, string path, string details)

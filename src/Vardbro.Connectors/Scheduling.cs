@@ -1,0 +1,130 @@
+namespace Vardbro.Connectors;
+
+/// <summary>A weekly working-hours rule in the care unit's local time.</summary>
+public sealed record WeeklyRecurrence(
+    IReadOnlyList<DayOfWeek> Weekdays,
+    TimeOnly StartTime,
+    TimeOnly EndTime,
+    DateOnly From,
+    DateOnly? Until);
+
+/// <summary>What a client asks for: one window (<see cref="Start"/>/<see cref="End"/>) or a weekly rule.</summary>
+public sealed record NewSchedule(
+    DateTimeOffset? Start,
+    DateTimeOffset? End,
+    WeeklyRecurrence? Recurrence,
+    IReadOnlyList<string> HealthcareServiceIds);
+
+/// <summary>A stored schedule: one window or a weekly rule.</summary>
+public sealed record Schedule(
+    string Id,
+    string ResourceId,
+    string CareUnitId,
+    DateTimeOffset? Start,
+    DateTimeOffset? End,
+    WeeklyRecurrence? Recurrence,
+    IReadOnlyList<string> HealthcareServiceIds);
+
+/// <summary>One working window of a resource; an empty service list allows every service.</summary>
+public sealed record ScheduleWindow(
+    string Id,
+    string ScheduleId,
+    string ResourceId,
+    string CareUnitId,
+    DateTimeOffset Start,
+    DateTimeOffset End,
+    IReadOnlyList<string> HealthcareServiceIds);
+
+public sealed record Timeslot(
+    DateTimeOffset Start,
+    DateTimeOffset End,
+    string ResourceId,
+    string? HealthcareServiceId,
+    string CareUnitId);
+
+public sealed record TimeslotQuery(
+    DateTimeOffset Start,
+    DateTimeOffset End,
+    string? ResourceId,
+    string? HealthcareServiceId);
+
+public static class AppointmentStatuses
+{
+    public const string Booked = "booked";
+    public const string AwaitingConfirmation = "awaiting_confirmation";
+    public const string Cancelled = "cancelled";
+    public const string Completed = "completed";
+
+    public static bool IsKnown(string status) => status is Booked or AwaitingConfirmation or Cancelled or Completed;
+}
+
+public sealed record Appointment(
+    string Id,
+    string CareUnitId,
+    string PatientEmrId,
+    string ResourceId,
+    string? HealthcareServiceId,
+    DateTimeOffset Start,
+    DateTimeOffset End,
+    string Status,
+    string? Comment,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt);
+
+public sealed record AppointmentQuery(
+    string? PatientEmrId,
+    string? ResourceId,
+    DateTimeOffset? Start,
+    DateTimeOffset? End,
+    string? Status);
+
+public sealed record AppointmentPage(IReadOnlyList<Appointment> Items, string? NextCursor);
+
+/// <summary>A booking request whose patient, resource and service are resolved to EHR ids.</summary>
+public sealed record NewAppointment(
+    DateTimeOffset Start,
+    DateTimeOffset End,
+    string PatientEmrId,
+    string? ResourceId,
+    string? HealthcareServiceId,
+    string? Comment);
+
+/// <summary>
+/// A booking made. Where the care unit requires confirmation, <see cref="ConfirmationCode"/> is the
+/// code to send to the patient; the caller delivers it.
+/// </summary>
+public sealed record Booking(Appointment Appointment, string? ConfirmationCode);
+
+/// <summary>One change of an appointment: exactly one of reschedule, cancel or confirm.</summary>
+public sealed record AppointmentChange(
+    DateTimeOffset? Start,
+    DateTimeOffset? End,
+    string? ResourceId,
+    string? Comment,
+    bool Cancel,
+    string? ConfirmationCode);
+
+/// <summary>Working windows and the free timeslots cut from them.</summary>
+public interface IScheduling
+{
+    Task<IReadOnlyList<ScheduleWindow>> ListScheduleWindowsAsync(string careUnitId, string resourceId, DateTimeOffset rangeStart, DateTimeOffset rangeEnd, CancellationToken cancellationToken);
+
+    /// <summary>Refuses (409) a schedule whose windows overlap an existing one of the resource.</summary>
+    Task<Schedule> CreateScheduleAsync(string careUnitId, string resourceId, NewSchedule schedule, CancellationToken cancellationToken);
+
+    /// <summary>Free slots in the future, sorted by start, then resource.</summary>
+    Task<IReadOnlyList<Timeslot>> ListTimeslotsAsync(string careUnitId, TimeslotQuery query, CancellationToken cancellationToken);
+}
+
+/// <summary>Appointments. Two active appointments of one resource never overlap.</summary>
+public interface IAppointmentBooking
+{
+    Task<AppointmentPage> ListAppointmentsAsync(string careUnitId, AppointmentQuery query, int limit, string? cursor, CancellationToken cancellationToken);
+
+    Task<Appointment?> GetAppointmentAsync(string careUnitId, string appointmentId, CancellationToken cancellationToken);
+
+    Task<Booking> BookAsync(string careUnitId, NewAppointment appointment, CancellationToken cancellationToken);
+
+    /// <summary>Applies <paramref name="change"/> to every appointment or to none.</summary>
+    Task<IReadOnlyList<Appointment>> UpdateAsync(string careUnitId, IReadOnlyList<string> appointmentIds, AppointmentChange change, CancellationToken cancellationToken);
+}

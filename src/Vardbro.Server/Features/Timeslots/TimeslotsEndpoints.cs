@@ -1,0 +1,65 @@
+using Vardbro.Connectors;
+using Vardbro.Server.Api;
+using Vardbro.Server.Emrs;
+using Vardbro.Server.Features.Schedules;
+
+namespace Vardbro.Server.Features.Timeslots;
+
+public sealed record TimeslotResponse(DateTimeOffset Start, DateTimeOffset End, string ResourceId, string? HealthcareServiceId, string CareUnitId)
+{
+    public static TimeslotResponse From(Timeslot x, string timeZone) =>
+        new(Http.Local(x.Start, timeZone), Http.Local(x.End, timeZone), x.ResourceId, x.HealthcareServiceId, x.CareUnitId);
+}
+
+public static class TimeslotsEndpoints
+{
+    public const int MaxRangeDays = 90;
+
+    public static void MapTimeslots(this IEndpointRouteBuilder careUnit)
+    {
+        careUnit.MapGet("/timeslots", ListTimeslots)
+            .WithTags("Availability")
+            .WithName("ListTimeslots")
+            .WithSummary("Free, bookable timeslots between start and end (default: now to 14 days ahead, at most 90 days), sorted by start then resource.");
+    }
+
+    public static async Task<Ok<TimeslotResponse[]>> ListTimeslots(
+        string emr,
+        string care_unit_id,
+        string? start,
+        string? end,
+        string? resource_id,
+        string? healthcare_service_id,
+        EmrConnectors connectors,
+        TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
+        var (from, to) = QueryRange.Read(start, end, time, MaxRangeDays);
+        string? resourceId = null;
+        if (!string.IsNullOrEmpty(resource_id))
+        {
+            resourceId = (await SchedulesEndpoints.RequireResourceAsync(connectors, emr, unit, resource_id, time, cancellationToken)).Id;
+        }
+
+        if (!string.IsNullOrEmpty(healthcare_service_id))
+        {
+            await HealthcareServiceIds.RequireAsync(connectors, emr, unit.Id, healthcare_service_id, "healthcare_service_id", cancellationToken);
+        }
+
+        var slots = await connectors.Require<IScheduling>(emr).ListTimeslotsAsync(
+            unit.Id, new TimeslotQuery(from, to, resourceId, string.IsNullOrEmpty(healthcare_service_id) ? null : healthcare_service_id), cancellationToken);
+        return TypedResults.Ok(slots.Select(s => TimeslotResponse.From(s, unit.TimeZone)).ToArray());
+    }
+}
+
+public static class HealthcareServiceIds
+{
+    public static async Task<HealthcareService> RequireAsync(EmrConnectors connectors, string emr, string careUnitId, string serviceId, string path, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connectors);
+        var services = await connectors.Require<ICareUnitDirectory>(emr).ListHealthcareServicesAsync(careUnitId, cancellationToken);
+        return services.FirstOrDefault(s => s.Id == serviceId)
+            ?? throw new VardbroException(ErrorCodes.InvalidHealthcareServiceId, "No healthcare service with that id at this care unit.", path);
+    }
+}

@@ -1,0 +1,63 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Vardbro.Server.Tests.Infrastructure;
+
+namespace Vardbro.Server.Tests.Processes;
+
+/// <summary>Two server processes on one database race for one slot: exactly one booking.</summary>
+[Collection(ProcessTestGroup.Name)]
+[Trait("Category", "Process")]
+public sealed class TwoInstanceBookingTests
+{
+    private const string L01 = "/api/emrs/webdoc/care-units/L0_1";
+
+    [Fact]
+    public async Task Two_processes_racing_for_one_slot_book_it_once()
+    {
+        using var database = TestDatabase.Create();
+        var settings = database.Settings();
+        settings["Sandbox:Enabled"] = "true";
+        await using var first = await ServerProcess.StartAsync(settings);
+        await using var second = await ServerProcess.StartAsync(settings);
+
+        using var probe = first.Sandbox();
+        var slots = (await probe.GetJsonAsync($"{L01}/timeslots?resource_id=1001&healthcare_service_id=L0_1-general")).AsArray();
+        Assert.True(slots.Count >= 3);
+
+        // Three rounds, each a different slot, 20 requests a round split over both processes.
+        foreach (var slot in slots.Take(3))
+        {
+            var body = new JsonObject
+            {
+                ["start"] = (string)slot!["start"]!,
+                ["end"] = (string)slot["end"]!,
+                ["patient_id"] = "se_personal_number:191212121212",
+                ["resource_id"] = "1001",
+            }.ToJsonString();
+            var clients = Enumerable.Range(0, 20).Select(i => i % 2 == 0 ? first.Sandbox() : second.Sandbox()).ToList();
+            try
+            {
+                using var gate = new ManualResetEventSlim(false);
+                var tasks = clients.Select(c => Task.Run(async () =>
+                {
+                    gate.Wait();
+                    using var response = await c.PostAsync(new Uri($"{L01}/appointments", UriKind.Relative), JsonContent.Of(body));
+                    return response.StatusCode;
+                })).ToList();
+                gate.Set();
+                var statuses = await Task.WhenAll(tasks);
+                Assert.Equal(1, statuses.Count(s => s == HttpStatusCode.Created));
+                Assert.Equal(19, statuses.Count(s => s == HttpStatusCode.Conflict));
+            }
+            finally
+            {
+                clients.ForEach(c => c.Dispose());
+            }
+        }
+
+        using var check = second.Sandbox();
+        var booked = (await check.GetJsonAsync($"{L01}/appointments?resource_id=1001&status=booked")).AsArray();
+        Assert.Equal(3, booked.Count);
+        Assert.Equal(3, booked.Select(a => (string)a!["start"]!).Distinct().Count());
+    }
+}
