@@ -132,6 +132,8 @@ public sealed class SchedulingRulesTests(FakeClockFactory factory) : IClassFixtu
         await client.PostProblemAsync($"{L01}/appointments", Body("2026-03-04T09:00:00", end), HttpStatusCode.BadRequest, "INVALID_FIELD", "start");
         await client.PostProblemAsync($"{L01}/appointments", "{}", HttpStatusCode.BadRequest, "MISSING_REQUIRED_FIELD", "patient_id");
         await client.GetProblemAsync($"{L01}/appointments/apt_missing", HttpStatusCode.NotFound, "NOT_FOUND", "appointment_id");
+        await client.GetProblemAsync($"{L01}/appointments/{new string('a', 129)}", HttpStatusCode.BadRequest, "INVALID_APPOINTMENT_ID", "appointment_id");
+        await client.GetProblemAsync($"{L01}/appointments/apt%7F1", HttpStatusCode.BadRequest, "INVALID_APPOINTMENT_ID", "appointment_id");
         await client.GetProblemAsync($"{L01}/appointments?status=sleeping", HttpStatusCode.BadRequest, "INVALID_FIELD", "status");
         await client.GetProblemAsync($"{L01}/appointments?cursor=%%%", HttpStatusCode.BadRequest, "INVALID_FIELD", "cursor");
 

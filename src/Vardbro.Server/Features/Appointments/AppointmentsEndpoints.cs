@@ -114,6 +114,7 @@ public static class AppointmentsEndpoints
     public static async Task<Ok<AppointmentResponse>> GetAppointment(string emr, string care_unit_id, string appointment_id, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
     {
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
+        RequireWellFormed(appointment_id, "appointment_id");
         var appointment = await connectors.Require<IAppointmentBooking>(emr).GetAppointmentAsync(unit.Id, appointment_id, cancellationToken)
             ?? throw new VardbroException(ErrorCodes.NotFound, "No appointment with that id at this care unit.", "appointment_id", 404);
         Record(http, emr, appointment);
@@ -209,6 +210,7 @@ public static class AppointmentsEndpoints
     {
         ArgumentNullException.ThrowIfNull(body);
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
+        RequireWellFormed(appointment_id, "appointment_id");
         var change = await ReadChangeAsync(connectors, emr, unit, body.Start, body.End, body.ResourceId, body.Comment, body.Status, body.Confirmation, bulk: false, time, [], cancellationToken);
         var booking = connectors.Require<IAppointmentBooking>(emr);
         var before = await booking.GetAppointmentAsync(unit.Id, appointment_id, cancellationToken);
@@ -240,7 +242,11 @@ public static class AppointmentsEndpoints
         {
             for (var i = 0; i < body.Ids.Count; i++)
             {
-                if (Http.Text(body.Ids[i], $"ids[{i}]", 128, errors, required: true) is { } id)
+                if (body.Ids[i] is { } raw && !WellFormed(raw))
+                {
+                    errors.Add(new ApiError(ErrorCodes.InvalidAppointmentId, "An appointment id is 1–128 printable characters.", $"ids[{i}]"));
+                }
+                else if (Http.Text(body.Ids[i], $"ids[{i}]", 128, errors, required: true) is { } id)
                 {
                     if (ids.Contains(id))
                     {
@@ -321,6 +327,16 @@ public static class AppointmentsEndpoints
 
         Http.ThrowIfAny(errors);
         return new AppointmentChange(newStart, newEnd, resource, text, cancel, code);
+    }
+
+    private static bool WellFormed(string id) => id.Length is > 0 and <= 128 && !id.Any(char.IsControl) && id.Trim().Length == id.Length;
+
+    private static void RequireWellFormed(string id, string path)
+    {
+        if (!WellFormed(id))
+        {
+            throw new VardbroException(ErrorCodes.InvalidAppointmentId, "An appointment id is 1–128 printable characters.", path);
+        }
     }
 
     private static string? Comment(string? comment, List<ApiError> errors)
