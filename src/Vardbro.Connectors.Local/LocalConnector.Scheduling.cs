@@ -161,7 +161,7 @@ public sealed partial class LocalConnector
         string careUnitId, DateTimeOffset from, DateTimeOffset to, string? resourceId, string? serviceId, bool freeOnly, string? ignoring, CancellationToken cancellationToken)
     {
         var zone = await ZoneAsync(careUnitId, cancellationToken);
-        var now = time.GetUtcNow();
+        var now = Now();
         var services = await Services.Where(x => x.CareUnitId == careUnitId).ToDictionaryAsync(x => x.Id, x => x.DurationMinutes, cancellationToken);
         if (services.Count == 0)
         {
@@ -252,7 +252,7 @@ public sealed partial class LocalConnector
     public async Task<AppointmentPage> ListAppointmentsAsync(string careUnitId, AppointmentQuery query, int limit, string? cursor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var now = time.GetUtcNow();
+        var now = Now();
         var rows = Appointments.AsNoTracking().Where(a => a.CareUnitId == careUnitId);
         if (query.PatientEmrId is { } patient)
         {
@@ -306,7 +306,7 @@ public sealed partial class LocalConnector
     public async Task<Appointment?> GetAppointmentAsync(string careUnitId, string appointmentId, CancellationToken cancellationToken)
     {
         var row = await Appointments.AsNoTracking().FirstOrDefaultAsync(a => a.CareUnitId == careUnitId && a.Id == appointmentId, cancellationToken);
-        return row is null ? null : ToRecord(row, time.GetUtcNow());
+        return row is null ? null : ToRecord(row, Now());
     }
 
     public async Task<Booking> BookAsync(string careUnitId, NewAppointment appointment, CancellationToken cancellationToken)
@@ -347,7 +347,7 @@ public sealed partial class LocalConnector
 
         var services = offered.Where(s => s.ResourceId == resourceId).Select(s => s.HealthcareServiceId).Distinct().ToList();
         var serviceId = appointment.HealthcareServiceId ?? (services.Count == 1 ? services[0] : null);
-        var now = time.GetUtcNow();
+        var now = Now();
         string? code = null;
         var row = new AppointmentRow
         {
@@ -413,7 +413,7 @@ public sealed partial class LocalConnector
         VardbroException? afterCommit = null;
         var updated = await SerializedWrites.RunAsync(db, locks, async () =>
         {
-            var now = time.GetUtcNow();
+            var now = Now();
             var result = new List<Appointment>();
             for (var i = 0; i < appointmentIds.Count; i++)
             {
@@ -522,7 +522,7 @@ public sealed partial class LocalConnector
 
     private async Task<bool> OverlapsActiveAsync(string resourceId, DateTimeOffset start, DateTimeOffset end, string? ignoring, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
+        var now = Now();
         var overlapping = ActiveAt(Appointments.AsNoTracking(), now).Where(a => a.ResourceId == resourceId && a.StartUtc < end && a.EndUtc > start);
         if (ignoring is not null)
         {

@@ -12,9 +12,19 @@ namespace Vardbro.Connectors.Local;
 /// <summary>
 /// The built-in EHR: one instance per request and EMR code, over the server's database.
 /// </summary>
-public sealed partial class LocalConnector(DbContext db, string emr, TimeProvider time)
+public sealed partial class LocalConnector(DbContext db, string emr, TimeProvider time, IBlobStore? blobs = null)
     : ICareUnitDirectory, IPatientDirectory, IMasterDataAdmin, IHealthProbe, IScheduling, IAppointmentBooking
 {
+    /// <summary>
+    /// Now, to the millisecond: what both providers store exactly, so that a record reads back equal
+    /// to the answer that created it.
+    /// </summary>
+    private DateTimeOffset Now()
+    {
+        var now = time.GetUtcNow();
+        return new DateTimeOffset(now.UtcTicks - (now.UtcTicks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero);
+    }
+
     private IQueryable<CareUnitRow> CareUnits => db.Set<CareUnitRow>().AsNoTracking().Where(x => x.Emr == emr);
     private IQueryable<ResourceRow> Resources => db.Set<ResourceRow>().AsNoTracking().Where(x => x.Emr == emr);
     private IQueryable<HealthcareServiceRow> Services => db.Set<HealthcareServiceRow>().AsNoTracking().Where(x => x.Emr == emr);
@@ -135,7 +145,7 @@ public sealed partial class LocalConnector(DbContext db, string emr, TimeProvide
                 return new PatientCreation(ToRecord(existing), Created: false);
             }
 
-            var now = time.GetUtcNow();
+            var now = Now();
             var row = new PatientRow
             {
                 Emr = emr,

@@ -118,6 +118,47 @@ public sealed class AppointmentRow
     public DateTimeOffset UpdatedAt { get; set; }
 }
 
+public sealed class MedicalNoteRow
+{
+    public long Key { get; set; }
+    public required string Emr { get; set; }
+    public required string Id { get; set; }
+    public required string CareUnitId { get; set; }
+    public required string PatientEmrId { get; set; }
+    public required string TemplateId { get; set; }
+    public required string Title { get; set; }
+
+    /// <summary>The template's fields as a JSON object, in the template's order.</summary>
+    public required string ContentJson { get; set; }
+
+    public required string CreatedById { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? SignedAt { get; set; }
+}
+
+public sealed class DocumentRow
+{
+    public long Key { get; set; }
+    public required string Emr { get; set; }
+    public required string Id { get; set; }
+    public required string CareUnitId { get; set; }
+    public required string PatientEmrId { get; set; }
+    public required string Title { get; set; }
+    public required string Type { get; set; }
+    public required string Format { get; set; }
+    public long SizeBytes { get; set; }
+    public required string Sha256 { get; set; }
+    public required string CreatedById { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>Document bytes kept in the database (PostgreSQL), keyed by their SHA-256.</summary>
+public sealed class BlobRow
+{
+    public required string Sha256 { get; set; }
+    public required byte[] Bytes { get; set; }
+}
+
 public static class LocalEhrModel
 {
     public const string Phone = "phone";
@@ -239,6 +280,46 @@ public static class LocalEhrModel
             e.HasIndex(x => new { x.Emr, x.ResourceId, x.StartUtc });
             e.HasIndex(x => new { x.Emr, x.CareUnitId, x.StartUtc });
             e.HasIndex(x => new { x.Emr, x.PatientEmrId });
+        });
+
+        model.Entity<MedicalNoteRow>(e =>
+        {
+            e.ToTable("local_medical_notes");
+            e.HasKey(x => x.Key);
+            e.Property(x => x.Emr).HasMaxLength(64);
+            e.Property(x => x.Id).HasMaxLength(128);
+            e.Property(x => x.CareUnitId).HasMaxLength(128);
+            e.Property(x => x.PatientEmrId).HasMaxLength(128);
+            e.Property(x => x.TemplateId).HasMaxLength(64);
+            e.Property(x => x.Title).HasMaxLength(256);
+            e.Property(x => x.CreatedById).HasMaxLength(128);
+            e.HasIndex(x => new { x.Emr, x.Id }).IsUnique();
+            e.HasIndex(x => new { x.Emr, x.CareUnitId, x.PatientEmrId, x.Key });
+        });
+
+        model.Entity<DocumentRow>(e =>
+        {
+            e.ToTable("local_documents");
+            e.HasKey(x => x.Key);
+            e.Property(x => x.Emr).HasMaxLength(64);
+            e.Property(x => x.Id).HasMaxLength(128);
+            e.Property(x => x.CareUnitId).HasMaxLength(128);
+            e.Property(x => x.PatientEmrId).HasMaxLength(128);
+            e.Property(x => x.Title).HasMaxLength(256);
+            e.Property(x => x.Type).HasMaxLength(128);
+            e.Property(x => x.Format).HasMaxLength(64);
+            e.Property(x => x.Sha256).HasMaxLength(64);
+            e.Property(x => x.CreatedById).HasMaxLength(128);
+            e.HasIndex(x => new { x.Emr, x.Id }).IsUnique();
+            e.HasIndex(x => new { x.Emr, x.CareUnitId, x.PatientEmrId, x.Key });
+            e.HasIndex(x => x.Sha256);
+        });
+
+        model.Entity<BlobRow>(e =>
+        {
+            e.ToTable("local_blobs");
+            e.HasKey(x => x.Sha256);
+            e.Property(x => x.Sha256).HasMaxLength(64);
         });
 
         model.Entity<PatientContactRow>(e =>

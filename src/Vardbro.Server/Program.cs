@@ -6,9 +6,11 @@ using Vardbro.Server.Audit;
 using Vardbro.Server.Emrs;
 using Vardbro.Server.Features.Admin;
 using Vardbro.Server.Features.Appointments;
+using Vardbro.Server.Features.Documents;
 using Vardbro.Server.Features.Emrs;
 using Vardbro.Server.Features.HealthcareServices;
 using Vardbro.Server.Features.Health;
+using Vardbro.Server.Features.MedicalNotes;
 using Vardbro.Server.Features.Patients;
 using Vardbro.Server.Features.Resources;
 using Vardbro.Server.Features.Schedules;
@@ -43,6 +45,7 @@ builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditLog>());
 builder.Services.AddSingleton<IdempotencyStore>();
 builder.Services.AddHostedService<IdempotencyPurger>();
 builder.Services.AddSingleton<NotificationSettings>();
+builder.Services.AddSingleton(sp => DocumentLimits.From(sp.GetRequiredService<IConfiguration>()));
 builder.Services.AddHttpClient<HttpNotificationSender>(HttpNotificationSender.Configure);
 builder.Services.AddSingleton<NotificationDispatcher>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<NotificationDispatcher>());
@@ -71,6 +74,7 @@ app.UseMiddleware<RequestIdMiddleware>();
 app.UseExceptionHandler();
 app.UseStatusCodePages(ErrorPages.WriteStatusCodePageAsync);
 app.UseRouting();
+app.UseMiddleware<BodySizeLimitMiddleware>();
 app.UseMiddleware<AuthMiddleware>();
 app.UseMiddleware<IdempotencyMiddleware>();
 
@@ -82,6 +86,7 @@ app.MapGet("/docs/errors", ErrorPages.Reference).ExcludeFromDescription();
 
 var api = app.MapGroup("/api");
 api.MapEmrs();
+api.MapMedicalNoteTemplates();
 
 var careUnit = api.MapGroup("/emrs/{emr}/care-units/{care_unit_id}");
 careUnit.MapResources();
@@ -90,6 +95,8 @@ careUnit.MapPatients();
 careUnit.MapSchedules();
 careUnit.MapTimeslots();
 careUnit.MapAppointments();
+careUnit.MapMedicalNotes();
+careUnit.MapDocuments(DocumentLimits.From(app.Configuration));
 
 var admin = api.MapGroup("/admin");
 admin.MapClientsAdmin();

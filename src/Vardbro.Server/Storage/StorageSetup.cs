@@ -1,6 +1,7 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
+using Vardbro.Connectors.Local;
 
 namespace Vardbro.Server.Storage;
 
@@ -20,6 +21,11 @@ public static class StorageSetup
             ? sp.GetRequiredService<IDbContextFactory<PostgresVardbroDb>>().CreateDbContext()
             : sp.GetRequiredService<IDbContextFactory<SqliteVardbroDb>>().CreateDbContext());
         services.AddScoped<DbContext>(sp => sp.GetRequiredService<VardbroDb>());
+
+        // Document bytes: in PostgreSQL itself (several instances need nothing else), or as files beside the SQLite database.
+        services.AddSingleton<IBlobStore>(sp => sp.GetRequiredService<StorageSettings>() is { IsPostgres: false, DataDirectory: { } dir }
+            ? new FileBlobStore(Path.Combine(dir, "blobs"))
+            : new DatabaseBlobStore());
         return services;
     }
 

@@ -32,7 +32,7 @@ public sealed class BoomFactory : VardbroFactory
             s.AddHttpContextAccessor();
             s.AddScoped(sp => sp.GetRequiredService<IHttpContextAccessor>().HttpContext?.Request.Headers.ContainsKey(BoomHeader) == true
                 ? throw new InvalidOperationException("boom (test)")
-                : new EmrConnectors(sp.GetRequiredService<EmrCatalog>(), sp.GetRequiredService<DbContext>(), sp.GetRequiredService<TimeProvider>()));
+                : ActivatorUtilities.CreateInstance<EmrConnectors>(sp));
         });
     }
 }

@@ -81,9 +81,7 @@ public static class PatientsEndpoints
         string emr, string care_unit_id, string patient_id, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
     {
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
-        var id = Ids.Patient(connectors.Definition(emr), patient_id, Http.Today(time, unit.TimeZone), "patient_id");
-        var patient = await connectors.Require<IPatientDirectory>(emr).FindPatientAsync(id, cancellationToken)
-            ?? throw new VardbroException(ErrorCodes.NotFound, "No patient with that id in this EMR.", "patient_id", 404);
+        var patient = await RequireAsync(connectors, emr, unit, patient_id, time, cancellationToken);
         var response = PatientResponse.From(emr, patient, unit.TimeZone);
         var audit = AuditScope.Of(http);
         audit.ResourceId = response.Id;
@@ -190,6 +188,16 @@ public static class PatientsEndpoints
         }
 
         return result;
+    }
+
+    /// <summary>The patient a path's <c>patient_id</c> names, by any typed id the EMR accepts; 404 when absent.</summary>
+    public static async Task<Patient> RequireAsync(EmrConnectors connectors, string emr, CareUnit unit, string patientId, TimeProvider time, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connectors);
+        ArgumentNullException.ThrowIfNull(unit);
+        var id = Ids.Patient(connectors.Definition(emr), patientId, Http.Today(time, unit.TimeZone), "patient_id");
+        return await connectors.Require<IPatientDirectory>(emr).FindPatientAsync(id, cancellationToken)
+            ?? throw new VardbroException(ErrorCodes.NotFound, "No patient with that id in this EMR.", "patient_id", 404);
     }
 
     /// <summary>A name criterion; one that folds to nothing (only accents or punctuation) would match everyone.</summary>

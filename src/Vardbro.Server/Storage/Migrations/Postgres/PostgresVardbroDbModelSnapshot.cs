@@ -103,6 +103,21 @@ namespace Vardbro.Server.Storage.Migrations.Postgres
                     b.ToTable("local_appointments", (string)null);
                 });
 
+            modelBuilder.Entity("Vardbro.Connectors.Local.BlobRow", b =>
+                {
+                    b.Property<string>("Sha256")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<byte[]>("Bytes")
+                        .IsRequired()
+                        .HasColumnType("bytea");
+
+                    b.HasKey("Sha256");
+
+                    b.ToTable("local_blobs", (string)null);
+                });
+
             modelBuilder.Entity("Vardbro.Connectors.Local.CareUnitRow", b =>
                 {
                     b.Property<string>("Emr")
@@ -133,6 +148,76 @@ namespace Vardbro.Server.Storage.Migrations.Postgres
                     b.HasKey("Emr", "Id");
 
                     b.ToTable("local_care_units", (string)null);
+                });
+
+            modelBuilder.Entity("Vardbro.Connectors.Local.DocumentRow", b =>
+                {
+                    b.Property<long>("Key")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Key"));
+
+                    b.Property<string>("CareUnitId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("CreatedById")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("Emr")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("Format")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("Id")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("PatientEmrId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("Sha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<long>("SizeBytes")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Title")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.HasKey("Key");
+
+                    b.HasIndex("Sha256");
+
+                    b.HasIndex("Emr", "Id")
+                        .IsUnique();
+
+                    b.HasIndex("Emr", "CareUnitId", "PatientEmrId", "Key");
+
+                    b.ToTable("local_documents", (string)null);
                 });
 
             modelBuilder.Entity("Vardbro.Connectors.Local.HealthcareServiceRow", b =>
@@ -167,6 +252,68 @@ namespace Vardbro.Server.Storage.Migrations.Postgres
                     b.HasIndex("Emr", "CareUnitId");
 
                     b.ToTable("local_healthcare_services", (string)null);
+                });
+
+            modelBuilder.Entity("Vardbro.Connectors.Local.MedicalNoteRow", b =>
+                {
+                    b.Property<long>("Key")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Key"));
+
+                    b.Property<string>("CareUnitId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("ContentJson")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("CreatedById")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("Emr")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("Id")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("PatientEmrId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<DateTimeOffset?>("SignedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("TemplateId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("Title")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)");
+
+                    b.HasKey("Key");
+
+                    b.HasIndex("Emr", "Id")
+                        .IsUnique();
+
+                    b.HasIndex("Emr", "CareUnitId", "PatientEmrId", "Key");
+
+                    b.ToTable("local_medical_notes", (string)null);
                 });
 
             modelBuilder.Entity("Vardbro.Connectors.Local.PatientContactRow", b =>

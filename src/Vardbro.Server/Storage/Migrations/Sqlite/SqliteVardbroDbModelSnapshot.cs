@@ -96,6 +96,21 @@ namespace Vardbro.Server.Storage.Migrations.Sqlite
                     b.ToTable("local_appointments", (string)null);
                 });
 
+            modelBuilder.Entity("Vardbro.Connectors.Local.BlobRow", b =>
+                {
+                    b.Property<string>("Sha256")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<byte[]>("Bytes")
+                        .IsRequired()
+                        .HasColumnType("BLOB");
+
+                    b.HasKey("Sha256");
+
+                    b.ToTable("local_blobs", (string)null);
+                });
+
             modelBuilder.Entity("Vardbro.Connectors.Local.CareUnitRow", b =>
                 {
                     b.Property<string>("Emr")
@@ -126,6 +141,74 @@ namespace Vardbro.Server.Storage.Migrations.Sqlite
                     b.HasKey("Emr", "Id");
 
                     b.ToTable("local_care_units", (string)null);
+                });
+
+            modelBuilder.Entity("Vardbro.Connectors.Local.DocumentRow", b =>
+                {
+                    b.Property<long>("Key")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("CareUnitId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("CreatedById")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Emr")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Format")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Id")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PatientEmrId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Sha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("SizeBytes")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Title")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Key");
+
+                    b.HasIndex("Sha256");
+
+                    b.HasIndex("Emr", "Id")
+                        .IsUnique();
+
+                    b.HasIndex("Emr", "CareUnitId", "PatientEmrId", "Key");
+
+                    b.ToTable("local_documents", (string)null);
                 });
 
             modelBuilder.Entity("Vardbro.Connectors.Local.HealthcareServiceRow", b =>
@@ -160,6 +243,66 @@ namespace Vardbro.Server.Storage.Migrations.Sqlite
                     b.HasIndex("Emr", "CareUnitId");
 
                     b.ToTable("local_healthcare_services", (string)null);
+                });
+
+            modelBuilder.Entity("Vardbro.Connectors.Local.MedicalNoteRow", b =>
+                {
+                    b.Property<long>("Key")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("CareUnitId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ContentJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("CreatedById")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Emr")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Id")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PatientEmrId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("SignedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("TemplateId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Title")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Key");
+
+                    b.HasIndex("Emr", "Id")
+                        .IsUnique();
+
+                    b.HasIndex("Emr", "CareUnitId", "PatientEmrId", "Key");
+
+                    b.ToTable("local_medical_notes", (string)null);
                 });
 
             modelBuilder.Entity("Vardbro.Connectors.Local.PatientContactRow", b =>

@@ -1,0 +1,93 @@
+using System.Runtime.InteropServices;
+using Microsoft.EntityFrameworkCore;
+
+namespace Vardbro.Connectors.Local;
+
+/// <summary>Content-addressed document bytes (key: the lower-case hex SHA-256).</summary>
+public interface IBlobStore
+{
+    /// <summary>
+    /// Makes the bytes durable before the caller commits metadata that names them: a file store has
+    /// them on disk when this returns; a database store adds them to <paramref name="db"/>'s unit of
+    /// work, so they commit with the metadata.
+    /// </summary>
+    Task PutAsync(DbContext db, string sha256, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken);
+
+    Task<Stream?> OpenAsync(DbContext db, string sha256, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Files under a directory: written to a temporary file, flushed to the disk and renamed into place,
+/// so a file under its final name is always whole.
+/// </summary>
+public sealed class FileBlobStore(string directory) : IBlobStore
+{
+    public async Task PutAsync(DbContext db, string sha256, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        var path = PathOf(sha256);
+        if (File.Exists(path) && new FileInfo(path).Length == bytes.Length)
+        {
+            return;
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var temporary = Path.Combine(Directory.CreateDirectory(Path.Combine(directory, "tmp")).FullName, Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, FileOptions.Asynchronous))
+            {
+                await file.WriteAsync(bytes, cancellationToken);
+                file.Flush(flushToDisk: true);
+            }
+
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+    }
+
+    public Task<Stream?> OpenAsync(DbContext db, string sha256, CancellationToken cancellationToken)
+    {
+        var path = PathOf(sha256);
+        Stream? stream = File.Exists(path)
+            ? new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.Asynchronous | FileOptions.SequentialScan)
+            : null;
+        return Task.FromResult(stream);
+    }
+
+    private string PathOf(string sha256)
+    {
+        if (sha256.Length != 64 || !sha256.All(char.IsAsciiHexDigitLower))
+        {
+            throw new ArgumentException("Not a SHA-256 hex digest.", nameof(sha256));
+        }
+
+        return Path.Combine(directory, sha256[..2], sha256[2..4], sha256);
+    }
+}
+
+/// <summary>Bytes in the database's own table, committed in the same transaction as the metadata.</summary>
+public sealed class DatabaseBlobStore : IBlobStore
+{
+    public async Task PutAsync(DbContext db, string sha256, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        if (!await db.Set<BlobRow>().AnyAsync(b => b.Sha256 == sha256, cancellationToken))
+        {
+            // A document is up to tens of megabytes: use the caller's array as it is where it can.
+            var array = MemoryMarshal.TryGetArray(bytes, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+                ? segment.Array
+                : bytes.ToArray();
+            db.Add(new BlobRow { Sha256 = sha256, Bytes = array });
+        }
+    }
+
+    public async Task<Stream?> OpenAsync(DbContext db, string sha256, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        var bytes = await db.Set<BlobRow>().AsNoTracking().Where(b => b.Sha256 == sha256).Select(b => b.Bytes).FirstOrDefaultAsync(cancellationToken);
+        return bytes is null ? null : new MemoryStream(bytes, writable: false);
+    }
+}
