@@ -20,8 +20,25 @@ public interface IBlobStore
 /// Files under a directory: written to a temporary file, flushed to the disk and renamed into place,
 /// so a file under its final name is always whole.
 /// </summary>
-public sealed class FileBlobStore(string directory) : IBlobStore
+public sealed class FileBlobStore : IBlobStore
 {
+    private readonly string directory;
+
+    /// <summary>Also removes temporary files a killed process left behind (older than ten minutes).</summary>
+    public FileBlobStore(string directory, TimeProvider? time = null)
+    {
+        this.directory = directory;
+        var temporary = new DirectoryInfo(Path.Combine(directory, "tmp"));
+        if (temporary.Exists)
+        {
+            var cutoff = (time ?? TimeProvider.System).GetUtcNow().UtcDateTime.AddMinutes(-10);
+            foreach (var file in temporary.EnumerateFiles().Where(f => f.LastWriteTimeUtc < cutoff))
+            {
+                file.Delete();
+            }
+        }
+    }
+
     public async Task PutAsync(DbContext db, string sha256, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
         var path = PathOf(sha256);

@@ -24,7 +24,7 @@ public static class StorageSetup
 
         // Document bytes: in PostgreSQL itself (several instances need nothing else), or as files beside the SQLite database.
         services.AddSingleton<IBlobStore>(sp => sp.GetRequiredService<StorageSettings>() is { IsPostgres: false, DataDirectory: { } dir }
-            ? new FileBlobStore(Path.Combine(dir, "blobs"))
+            ? new FileBlobStore(Path.Combine(dir, "blobs"), sp.GetRequiredService<TimeProvider>())
             : new DatabaseBlobStore());
         return services;
     }
