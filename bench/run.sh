@@ -1,0 +1,358 @@
+#!/usr/bin/env bash
+# The benchmark of issue #6: builds Release, bulk-loads synthetic data straight into the store,
+# starts Vardbro (sandbox off, a benchmark client), measures a minimal Kestrel app serving a stored
+# patient JSON from memory (the machine's ceiling), then drives the API with wrk and the Lua scripts
+# in bench/wrk/, and writes a Markdown table to bench/results/<date>[-postgres][-quick].md.
+#
+#   bench/run.sh [--quick] [--postgres] [--patients N] [--keep]
+#
+#   --quick       10,000 patients, 1 s warm-up + 3 s per scenario (the whole run in under 3 minutes)
+#   --postgres    PostgreSQL 15 via .ci/postgres.sh (a fresh database, dropped afterwards) instead of SQLite
+#   --patients N  patients to load (default 100,000; 10,000 with --quick)
+#   --keep        keep the work directory (database, data files, logs, raw wrk output)
+#
+# Needs: the .NET SDK, wrk, curl; sqlite3/psql are used for counting when present.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+quick=0 postgres=0 patients="" keep=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --postgres) postgres=1 ;;
+    --patients) patients="${2:?--patients needs a number}"; shift ;;
+    --patients=*) patients="${1#*=}" ;;
+    --keep) keep=1 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+default_patients=$([ $quick = 1 ] && echo 10000 || echo 100000)
+patients="${patients:-$default_patients}"
+[[ "$patients" =~ ^[0-9]+$ ]] && [ "$patients" -ge 100 ] || { echo "--patients must be a number >= 100" >&2; exit 2; }
+duration=$([ $quick = 1 ] && echo 3 || echo 10)
+warmup=$([ $quick = 1 ] && echo 1 || echo 3)
+threads=2
+connections=32
+provider=$([ $postgres = 1 ] && echo postgres || echo sqlite)
+
+for tool in dotnet wrk curl; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
+done
+
+artifacts="$here/.artifacts"
+work="$(mktemp -d "${TMPDIR:-/tmp}/vardbro-bench.XXXXXX")"
+data="$work/data"
+server_pid="" baseline_pid="" pg_db="" pg_started=0 pg_port="" pg_data=""
+started_at=$(date +%s)
+
+log() { echo "[bench $(date +%T)] $*" >&2; }
+
+stop_pid() {
+  local pid="$1"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+}
+
+psql_run() { psql -h 127.0.0.1 -p "$pg_port" -U postgres -d "${2:-postgres}" -v ON_ERROR_STOP=1 -tAq -c "$1"; }
+
+pg_as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+cleanup() {
+  local rc=$?
+  set +e
+  stop_pid "$baseline_pid"
+  stop_pid "$server_pid"
+  if [ -n "$pg_db" ]; then
+    psql_run "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1
+  fi
+  if [ "$pg_started" = 1 ] && [ "${BENCH_KEEP_POSTGRES:-0}" != 1 ]; then
+    log "stopping the PostgreSQL server this run started"
+    pg_as_postgres /usr/lib/postgresql/15/bin/pg_ctl -D "$pg_data" -m fast -w stop >/dev/null 2>&1
+  fi
+  if [ "$keep" = 1 ]; then
+    log "work directory kept: $work"
+  else
+    rm -rf "$work"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  local p
+  for _ in $(seq 100); do
+    p=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+
+wait_http() { # url pid seconds
+  local deadline=$(( $(date +%s) + $3 ))
+  until curl -sf -o /dev/null "$1"; do
+    kill -0 "$2" 2>/dev/null || { log "process $2 died; see $work"; return 1; }
+    [ "$(date +%s)" -lt "$deadline" ] || { log "timed out waiting for $1"; return 1; }
+    sleep 0.2
+  done
+}
+
+# ---- 1. build ---------------------------------------------------------------------------------
+# Into bench/.artifacts, so the Release build neither touches nor races the projects' own bin/obj.
+log "building (Release) into $artifacts"
+for project in src/Vardbro.Server/Vardbro.Server.csproj bench/Vardbro.Bench.Loader/Vardbro.Bench.Loader.csproj bench/Vardbro.Bench.Baseline/Vardbro.Bench.Baseline.csproj; do
+  dotnet build "$root/$project" -c Release --artifacts-path "$artifacts" -nologo -v q -clp:ErrorsOnly >"$work/build.log" 2>&1 \
+    || { cat "$work/build.log" >&2; exit 1; }
+done
+server_dll="$artifacts/bin/Vardbro.Server/release/Vardbro.Server.dll"
+loader_dll="$artifacts/bin/Vardbro.Bench.Loader/release/Vardbro.Bench.Loader.dll"
+baseline_dll="$artifacts/bin/Vardbro.Bench.Baseline/release/Vardbro.Bench.Baseline.dll"
+
+# ---- 2. store and bulk load -------------------------------------------------------------------
+store_args=()
+server_env=()
+if [ $postgres = 1 ]; then
+  command -v psql >/dev/null || { echo "bench: psql is required with --postgres" >&2; exit 1; }
+  pg_port="${VARDBRO_PG_PORT:-55432}"
+  pg_data="${VARDBRO_PG_DATA:-/tmp/vardbro-pg-$pg_port}"
+  if ! pg_as_postgres /usr/lib/postgresql/15/bin/pg_ctl -D "$pg_data" status >/dev/null 2>&1; then pg_started=1; fi
+  base_cs="$(bash "$root/.ci/postgres.sh")"
+  pg_db="vardbro_bench_$$"
+  psql_run "CREATE DATABASE $pg_db" >/dev/null
+  cs="${base_cs/Database=postgres/Database=$pg_db}"
+  store_args=(--provider postgres --connection "$cs")
+  server_env=(Storage__Provider=postgres "ConnectionStrings__Vardbro=$cs")
+else
+  mkdir -p "$work/db"
+  store_args=(--provider sqlite --data-dir "$work/db")
+  server_env=(Storage__Provider=sqlite "Storage__DataDirectory=$work/db")
+fi
+
+log "loading $patients patients ($provider)"
+dotnet "$loader_dll" load "${store_args[@]}" --patients "$patients" --out "$data" >"$work/load.log" 2>&1 \
+  || { cat "$work/load.log" >&2; exit 1; }
+cat "$work/load.log" >&2
+# shellcheck disable=SC1091
+source "$data/load.env"
+
+data_size_bytes() {
+  if [ $postgres = 1 ]; then
+    psql_run "SELECT pg_database_size('$pg_db')"
+  else
+    du -cb "$work/db"/vardbro.db* | tail -1 | cut -f1
+  fi
+}
+size_after_load=$(data_size_bytes)
+
+audit_count() {
+  if [ $postgres = 1 ]; then
+    psql_run "SELECT COUNT(*) FROM audit_events" "$pg_db"
+  elif command -v sqlite3 >/dev/null; then
+    sqlite3 -cmd ".timeout 10000" "$work/db/vardbro.db" "SELECT COUNT(*) FROM audit_events"
+  else
+    dotnet "$loader_dll" count "${store_args[@]}" --table audit_events
+  fi
+}
+
+# Requests still in flight when wrk stops are finished (and audited) by the server afterwards.
+audit_settled() {
+  local last now
+  last=$(audit_count)
+  for _ in $(seq 50); do
+    sleep 0.3
+    now=$(audit_count)
+    [ "$now" = "$last" ] && break
+    last=$now
+  done
+  echo "$last"
+}
+
+# ---- 3. the server ----------------------------------------------------------------------------
+port=$(free_port)
+log "starting Vardbro on 127.0.0.1:$port"
+(
+  cd "$work" # no appsettings.json here: the server reads the one shipped beside it
+  exec env ASPNETCORE_ENVIRONMENT=Production Sandbox__Enabled=false "${server_env[@]}" \
+    Emrs__bench__Name="Benchmark EMR" Emrs__bench__Connector=local \
+    Emrs__bench__PatientIdTypes__0=emr_id Emrs__bench__PatientIdTypes__1=se_personal_number Emrs__bench__PatientIdTypes__2=no_personal_number \
+    Emrs__bench__ResourceIdTypes__0=emr_id Emrs__bench__ResourceIdTypes__1=hsa_id \
+    dotnet "$server_dll" --urls "http://127.0.0.1:$port"
+) >"$work/server.log" 2>&1 &
+server_pid=$!
+wait_http "http://127.0.0.1:$port/healthz" "$server_pid" 60
+server_url="http://127.0.0.1:$port"
+auth=(-H "x-leyr-client-id: bench-client" -H "x-leyr-client-secret: bench-secret")
+curl -sf "${auth[@]}" -o "$work/patient.json" "$server_url/api/emrs/bench/care-units/C1/patients/emr_id:$(head -1 "$data/patients_emr.txt")" \
+  || { log "the benchmark client cannot read a loaded patient"; exit 1; }
+
+# ---- 4./5. wrk --------------------------------------------------------------------------------
+export BENCH_DATA="$data" BENCH_THREADS="$threads"
+declare -A rps p50 p99 errs notes responses sent audited raw_files
+order=()
+booking_rate=0
+
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
+  if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000; printf "%.2f", n }'; }
+
+field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2" | head -1; }
+
+run_wrk() { # name script url audited(0|1)
+  local name="$1" script="$2" url="$3" is_audited="$4" slug out before=0 after=0 line
+  slug=$(tr -c 'a-zA-Z0-9\n' '_' <<<"$name")
+  out="$work/wrk-$slug.txt"
+  raw_files[$name]="$out"
+  log "$name: warm-up ${warmup}s, then ${duration}s"
+  (cd "$here/wrk" && BENCH_WARMUP=1 wrk -t"$threads" -c"$connections" -d"${warmup}s" --timeout 10s -s "$script" "$url") >"$work/warmup-$slug.txt" 2>&1
+  if [ "$is_audited" = 1 ]; then before=$(audit_settled); fi
+  (cd "$here/wrk" && wrk -t"$threads" -c"$connections" -d"${duration}s" --timeout 10s --latency -s "$script" "$url") >"$out" 2>&1
+  if [ "$is_audited" = 1 ]; then after=$(audit_settled); fi
+  line=$(grep '^BENCH_RESULT' "$out" || true)
+  [ -n "$line" ] || { cat "$out" >&2; log "$name: no result from wrk"; exit 1; }
+  order+=("$name")
+  rps[$name]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
+  p50[$name]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
+  p99[$name]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+  errs[$name]=$(( $(field socket_errors "$line") + $(field unexpected "$line") ))
+  responses[$name]=$(field requests "$line")
+  sent[$name]=$(field sent "$line")
+  notes[$name]="statuses $(field statuses "$line")"
+  if [ "$is_audited" = 1 ]; then audited[$name]=$((after - before)); fi
+  case "$name" in
+    "POST appointment"*)
+      local ok dur
+      ok=$(field statuses "$line" | tr ',' '\n' | sed -n 's/^201://p'); ok=${ok:-0}
+      dur=$(field duration_us "$line")
+      notes[$name]="${notes[$name]}; $(awk -v ok="$ok" -v d="$dur" 'BEGIN { printf "%.0f", ok / (d / 1e6) }') bookings/s; slots wrapped: $(field slots_wrapped "$line")"
+      booking_rate=$(awk -v ok="$ok" -v d="$dur" 'BEGIN { printf "%.0f", ok / (d / 1e6) }')
+      ;;
+  esac
+  log "$name: ${rps[$name]} req/s, p50 ${p50[$name]} ms, p99 ${p99[$name]} ms, errors ${errs[$name]} (${notes[$name]})"
+}
+
+# The baseline: the same bytes the server answered, from memory, driven like GET by emr_id.
+baseline_port=$(free_port)
+dotnet "$baseline_dll" --body "$work/patient.json" --urls "http://127.0.0.1:$baseline_port" >"$work/baseline.log" 2>&1 &
+baseline_pid=$!
+wait_http "http://127.0.0.1:$baseline_port/healthz" "$baseline_pid" 30
+run_wrk "baseline (static patient JSON)" get_patient_emr.lua "http://127.0.0.1:$baseline_port" 0
+stop_pid "$baseline_pid"
+baseline_pid=""
+baseline_rps=${rps["baseline (static patient JSON)"]}
+
+audit_start=$(audit_settled)
+run_wrk "GET patient by emr_id" get_patient_emr.lua "$server_url" 1
+run_wrk "GET patient by se_personal_number" get_patient_se.lua "$server_url" 1
+run_wrk "search by last_name prefix" search_lastname.lua "$server_url" 1
+run_wrk "GET timeslots (1 resource, 14 days)" timeslots.lua "$server_url" 1
+run_wrk "POST appointment (contention)" post_appointment.lua "$server_url" 1
+run_wrk "POST patient" post_patient.lua "$server_url" 1
+audit_end=$(audit_settled)
+
+# ---- 6. report --------------------------------------------------------------------------------
+vmhwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")
+vmrss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$server_pid/status")
+size_after_run=$(data_size_bytes)
+cores=$(nproc)
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+mem_total=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git -C "$root" diff --quiet HEAD -- src 2>/dev/null || commit="$commit + uncommitted changes in src/"
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1048576 }'; }
+num() { sed -E ':a;s/^([0-9]+)([0-9]{3})/\1,\2/;ta' <<<"$1"; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f%%", 100 * a / b; else print "n/a" }'; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
+verdict() { if "$@"; then echo "met"; else echo "**not met**"; fi; }
+
+suffix=""
+[ $postgres = 1 ] && suffix="$suffix-postgres"
+[ $quick = 1 ] && suffix="$suffix-quick"
+[ "$patients" != "$default_patients" ] && suffix="$suffix-${patients}p"
+mkdir -p "$here/results"
+result_file="$here/results/$(date +%F)$suffix.md"
+
+audited_names=("GET patient by emr_id" "GET patient by se_personal_number" "search by last_name prefix" "POST appointment (contention)" "POST patient")
+total_responses=0 total_sent=0 total_audited=0 audit_ok=1
+for n in "${audited_names[@]}"; do
+  total_responses=$((total_responses + responses[$n]))
+  total_sent=$((total_sent + sent[$n]))
+  total_audited=$((total_audited + audited[$n]))
+  { [ "${audited[$n]}" -ge "${responses[$n]}" ] && [ "${audited[$n]}" -le "${sent[$n]}" ]; } || audit_ok=0
+done
+[ "${audited["GET timeslots (1 resource, 14 days)"]}" = 0 ] || audit_ok=0
+
+{
+  echo "# Vardbro benchmark: $(date +%F), $provider, $(num "$patients") patients$([ $quick = 1 ] && echo " (quick)")"
+  echo
+  echo "- Machine: $cores cores ($cpu), $mem_total RAM; wrk and the server share these cores. $(dotnet --version | sed 's/^/.NET SDK /'); commit $commit."
+  echo "- Data: $(num "$LOAD_PATIENTS") patients ($(num "$LOAD_SE") Swedish, $(num "$LOAD_NO") Norwegian; $(num "$LOAD_CONTACTS") phones/e-mails), 50 resources with weekly schedules, 2 services, $(num "$LOAD_APPOINTMENTS") existing appointments. Store size after the load: $(mb "$size_after_load"); after the run: $(mb "$size_after_run")."
+  echo "- Bulk load ($LOAD_METHOD): **$(num "$LOAD_PATIENTS_PER_SECOND") patients/s** ($(num "$LOAD_PATIENTS") patients with contacts in ${LOAD_PATIENT_SECONDS} s; loader total ${LOAD_TOTAL_SECONDS} s including migrations, master data and appointments)."
+  echo "- Server peak RSS (VmHWM at the end): **$(mb $((vmhwm_kb * 1024)))** (VmRSS at the end $(mb $((vmrss_kb * 1024))))."
+  echo "- wrk: -t$threads -c$connections -d${duration}s --latency --timeout 10s, after a ${warmup}s warm-up per scenario; Lua scripts in bench/wrk/."
+  echo
+  echo "| scenario | req/s | p50 (ms) | p99 (ms) | vs baseline req/s | errors | notes |"
+  echo "|---|---:|---:|---:|---:|---:|---|"
+  for n in "${order[@]}"; do
+    echo "| $n | $(num "${rps[$n]}") | ${p50[$n]} | ${p99[$n]} | $(pct "${rps[$n]}" "$baseline_rps") | ${errs[$n]} | ${notes[$n]} |"
+  done
+  echo
+  echo "Errors are socket errors/timeouts plus unexpected statuses: anything but 200 for the GETs and the search, but 201/409 for POST appointment, but 201/200 for POST patient."
+  echo
+  echo "## Audit completeness"
+  echo
+  echo "Rows added to \`audit_events\` during each measured run (counted once the server had finished requests still in flight when wrk stopped) against the responses wrk received and the requests it sent. Complete means responses <= rows <= sent."
+  echo
+  echo "| scenario | wrk responses | wrk requests sent | audit rows | complete |"
+  echo "|---|---:|---:|---:|---|"
+  for n in "${audited_names[@]}" "GET timeslots (1 resource, 14 days)"; do
+    ok="yes"
+    if [ "$n" = "GET timeslots (1 resource, 14 days)" ]; then
+      [ "${audited[$n]}" = 0 ] || ok="**no** (not patient data, expected 0 rows)"
+      echo "| $n (not audited) | $(num "${responses[$n]}") | $(num "${sent[$n]}") | ${audited[$n]} | $ok |"
+      continue
+    fi
+    { [ "${audited[$n]}" -ge "${responses[$n]}" ] && [ "${audited[$n]}" -le "${sent[$n]}" ]; } \
+      || ok="**no** ($((responses[$n] - audited[$n])) missing)"
+    echo "| $n | $(num "${responses[$n]}") | $(num "${sent[$n]}") | $(num "${audited[$n]}") | $ok |"
+  done
+  echo "| **total** | $(num $total_responses) | $(num $total_sent) | $(num $total_audited) | $([ $audit_ok = 1 ] && echo yes || echo '**no**') |"
+  echo
+  echo "\`audit_events\` held $(num "$audit_end") rows at the end ($(num "$audit_start") before the measured runs: the sample fetch and the warm-ups)."
+  echo
+  echo "## Targets (issue #6)"
+  echo
+  g1="GET patient by emr_id" g2="GET patient by se_personal_number" s="search by last_name prefix" t="GET timeslots (1 resource, 14 days)" b="POST appointment (contention)"
+  echo "| target | measured | verdict |"
+  echo "|---|---|---|"
+  for g in "$g1" "$g2"; do
+    ok=no; if le 0.4 "$(awk -v a="${rps[$g]}" -v b="$baseline_rps" 'BEGIN { print (b > 0 ? a / b : 0) }')" && lt "${p99[$g]}" 5; then ok=yes; fi
+    echo "| $g: >= 40% of baseline req/s, p99 < 5 ms | $(pct "${rps[$g]}" "$baseline_rps"), p99 ${p99[$g]} ms | $(verdict [ $ok = yes ]) |"
+  done
+  echo "| search by last-name prefix: p99 < 10 ms | p99 ${p99[$s]} ms at $(num "$patients") patients | $(verdict lt "${p99[$s]}" 10) |"
+  echo "| GET timeslots for 14 days: p99 < 10 ms | p99 ${p99[$t]} ms | $(verdict lt "${p99[$t]}" 10) |"
+  echo "| bulk load >= 20,000 patients/s | $(num "$LOAD_PATIENTS_PER_SECOND")/s | $(verdict le 20000 "$LOAD_PATIENTS_PER_SECOND") |"
+  echo "| server RSS < 500 MB (the target is at 1,000,000 patients) | $(mb $((vmhwm_kb * 1024))) at $(num "$patients") patients | $(verdict lt "$vmhwm_kb" 512000)$([ "$patients" -lt 1000000 ] && echo " (at this size)") |"
+  ok=no; if [ "${errs[$b]}" = 0 ] && le 500 "$booking_rate"; then ok=yes; fi
+  echo "| booking: no errors but 409s, >= 500 bookings/s | ${errs[$b]} errors, $booking_rate bookings/s | $(verdict [ $ok = yes ]) |"
+  echo "| audit trail complete | $(num $total_audited) rows for $(num $total_responses) responses / $(num $total_sent) sent | $([ $audit_ok = 1 ] && echo met || echo '**not met**') |"
+  echo
+  echo "<details><summary>raw wrk results</summary>"
+  echo
+  echo '```'
+  for n in "${order[@]}"; do echo "$n: $(grep '^BENCH_RESULT' "${raw_files[$n]}")"; done
+  echo '```'
+  echo "</details>"
+} >"$result_file"
+
+echo
+cat "$result_file"
+echo
+log "written to ${result_file#"$root"/} in $(( $(date +%s) - started_at )) s"
