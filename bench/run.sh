@@ -35,6 +35,9 @@ patients="${patients:-$default_patients}"
 [[ "$patients" =~ ^[0-9]+$ ]] && [ "$patients" -ge 100 ] || { echo "--patients must be a number >= 100" >&2; exit 2; }
 duration=$([ $quick = 1 ] && echo 3 || echo 10)
 warmup=$([ $quick = 1 ] && echo 1 || echo 3)
+# Tiered JIT (with dynamic PGO) needs ~20 s of load before the server reaches its steady state:
+# every scenario runs this long once, right after the start, before any is measured.
+jit_warmup=$([ $quick = 1 ] && echo 2 || echo 5)
 threads=2
 connections=32
 provider=$([ $postgres = 1 ] && echo postgres || echo sqlite)
@@ -210,7 +213,8 @@ run_wrk() { # name script url audited(0|1)
   out="$work/wrk-$slug.txt"
   raw_files[$name]="$out"
   log "$name: warm-up ${warmup}s, then ${duration}s"
-  (cd "$here/wrk" && BENCH_WARMUP=1 wrk -t"$threads" -c"$connections" -d"${warmup}s" --timeout 10s -s "$script" "$url") >"$work/warmup-$slug.txt" 2>&1
+  (cd "$here/wrk" && BENCH_WARMUP=1 BENCH_K0=100 BENCH_SLOT_START="$(( $(wc -l <"$data/slots_warmup.txt") / 2 ))" \
+    wrk -t"$threads" -c"$connections" -d"${warmup}s" --timeout 10s -s "$script" "$url") >"$work/warmup-$slug.txt" 2>&1
   if [ "$is_audited" = 1 ]; then before=$(audit_settled); fi
   (cd "$here/wrk" && wrk -t"$threads" -c"$connections" -d"${duration}s" --timeout 10s --latency -s "$script" "$url") >"$out" 2>&1
   if [ "$is_audited" = 1 ]; then after=$(audit_settled); fi
@@ -246,6 +250,12 @@ run_wrk "baseline (static patient JSON)" get_patient_emr.lua "http://127.0.0.1:$
 stop_pid "$baseline_pid"
 baseline_pid=""
 baseline_rps=${rps["baseline (static patient JSON)"]}
+
+server_scripts=(get_patient_emr.lua get_patient_se.lua search_lastname.lua timeslots.lua post_appointment.lua post_patient.lua)
+log "JIT warm-up: every server scenario for ${jit_warmup}s"
+for script in "${server_scripts[@]}"; do
+  (cd "$here/wrk" && BENCH_WARMUP=1 wrk -t"$threads" -c"$connections" -d"${jit_warmup}s" --timeout 10s -s "$script" "$server_url") >"$work/jit-warmup-$script.txt" 2>&1
+done
 
 audit_start=$(audit_settled)
 run_wrk "GET patient by emr_id" get_patient_emr.lua "$server_url" 1
@@ -289,14 +299,32 @@ for n in "${audited_names[@]}"; do
 done
 [ "${audited["GET timeslots (1 resource, 14 days)"]}" = 0 ] || audit_ok=0
 
+# The whole run: every wrk invocation against an audited endpoint (JIT warm-up, warm-ups, measured
+# runs) plus the one sample fetch, against the rows in audit_events at the end.
+run_responses=1 run_sent=1
+for f in "$work"/jit-warmup-*.txt "$work"/warmup-*.txt "$work"/wrk-*.txt; do
+  case "$f" in *timeslots*|*baseline*|*GET_timeslots*) continue ;; esac
+  line=$(grep '^BENCH_RESULT' "$f" || true)
+  [ -n "$line" ] || continue
+  run_responses=$((run_responses + $(field requests "$line")))
+  run_sent=$((run_sent + $(field sent "$line")))
+done
+run_audit_ok=0
+if [ "$audit_end" -ge "$run_responses" ] && [ "$audit_end" -le "$run_sent" ]; then run_audit_ok=1; fi
+
 {
   echo "# Vardbro benchmark: $(date +%F), $provider, $(num "$patients") patients$([ $quick = 1 ] && echo " (quick)")"
   echo
   echo "- Machine: $cores cores ($cpu), $mem_total RAM; wrk and the server share these cores. $(dotnet --version | sed 's/^/.NET SDK /'); commit $commit."
+  if [ $postgres = 1 ]; then
+    echo "- PostgreSQL $(psql_run "SHOW server_version" | cut -d' ' -f1) from .ci/postgres.sh: fsync=$(psql_run "SHOW fsync"), synchronous_commit=$(psql_run "SHOW synchronous_commit") (a throwaway test server: commits are not flushed to disk)."
+  else
+    echo "- SQLite (the bundled e_sqlite3) in WAL mode with the server's settings: synchronous at SQLite's default (FULL; the server does not set it), one file in a temporary directory on the local disk."
+  fi
   echo "- Data: $(num "$LOAD_PATIENTS") patients ($(num "$LOAD_SE") Swedish, $(num "$LOAD_NO") Norwegian; $(num "$LOAD_CONTACTS") phones/e-mails), 50 resources with weekly schedules, 2 services, $(num "$LOAD_APPOINTMENTS") existing appointments. Store size after the load: $(mb "$size_after_load"); after the run: $(mb "$size_after_run")."
   echo "- Bulk load ($LOAD_METHOD): **$(num "$LOAD_PATIENTS_PER_SECOND") patients/s** ($(num "$LOAD_PATIENTS") patients with contacts in ${LOAD_PATIENT_SECONDS} s; loader total ${LOAD_TOTAL_SECONDS} s including migrations, master data and appointments)."
   echo "- Server peak RSS (VmHWM at the end): **$(mb $((vmhwm_kb * 1024)))** (VmRSS at the end $(mb $((vmrss_kb * 1024))))."
-  echo "- wrk: -t$threads -c$connections -d${duration}s --latency --timeout 10s, after a ${warmup}s warm-up per scenario; Lua scripts in bench/wrk/."
+  echo "- wrk: -t$threads -c$connections -d${duration}s --latency --timeout 10s per scenario, after a JIT warm-up of every scenario (${jit_warmup}s each) and a ${warmup}s warm-up right before it; Lua scripts in bench/wrk/."
   echo
   echo "| scenario | req/s | p50 (ms) | p99 (ms) | vs baseline req/s | errors | notes |"
   echo "|---|---:|---:|---:|---:|---:|---|"
@@ -325,7 +353,9 @@ done
   done
   echo "| **total** | $(num $total_responses) | $(num $total_sent) | $(num $total_audited) | $([ $audit_ok = 1 ] && echo yes || echo '**no**') |"
   echo
-  echo "\`audit_events\` held $(num "$audit_end") rows at the end ($(num "$audit_start") before the measured runs: the sample fetch and the warm-ups)."
+  echo "Whole run: \`audit_events\` holds **$(num "$audit_end") rows** after the run; wrk reported **$(num "$run_responses") responses** to patient-data requests over all its runs, warm-ups included (+1 sample fetch), and sent $(num "$run_sent") such requests: $([ $run_audit_ok = 1 ] && echo "complete (responses <= rows <= sent)" || echo "**incomplete**")."
+  echo
+  echo "After the run \`audit_events\` held $(num "$audit_end") rows: $(num "$audit_start") from before the measured runs (the sample fetch and the JIT warm-up), $(num $((audit_end - audit_start - total_audited))) from the per-scenario warm-ups, $(num "$total_audited") from the measured runs."
   echo
   echo "## Targets (issue #6)"
   echo
@@ -342,7 +372,7 @@ done
   echo "| server RSS < 500 MB (the target is at 1,000,000 patients) | $(mb $((vmhwm_kb * 1024))) at $(num "$patients") patients | $(verdict lt "$vmhwm_kb" 512000)$([ "$patients" -lt 1000000 ] && echo " (at this size)") |"
   ok=no; if [ "${errs[$b]}" = 0 ] && le 500 "$booking_rate"; then ok=yes; fi
   echo "| booking: no errors but 409s, >= 500 bookings/s | ${errs[$b]} errors, $booking_rate bookings/s | $(verdict [ $ok = yes ]) |"
-  echo "| audit trail complete | $(num $total_audited) rows for $(num $total_responses) responses / $(num $total_sent) sent | $([ $audit_ok = 1 ] && echo met || echo '**not met**') |"
+  echo "| audit trail complete | measured runs: $(num $total_audited) rows for $(num $total_responses) responses / $(num $total_sent) sent; whole run: $(num "$audit_end") rows for $(num "$run_responses") responses / $(num "$run_sent") sent | $([ $audit_ok = 1 ] && [ $run_audit_ok = 1 ] && echo met || echo '**not met**') |"
   echo
   echo "<details><summary>raw wrk results</summary>"
   echo

@@ -13,7 +13,8 @@ c.install({
     slots = c.lines(c.warmup and "slots_warmup.txt" or "slots.txt")
     patients = c.lines("patients_emr.txt")
     headers = c.json_headers()
-    next_slot = 0
+    -- A second warm-up round starts further down its list (BENCH_SLOT_START, 1-based).
+    next_slot = math.max(0, math.min(#slots, tonumber(os.getenv("BENCH_SLOT_START") or "1")) - 1)
     wrapped = 0
   end,
   request = function()

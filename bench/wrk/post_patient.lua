@@ -1,6 +1,7 @@
 -- POST patient (create-or-return) with new, checksum-valid national ids: 90% Swedish personnummer,
 -- 10% Norwegian fødselsnummer, all born 2005–2024 (the loader's patients are born 1925–2004; the
--- warm-up uses 1900–1919), numbered per thread so no two requests share a number. Expected: 201.
+-- warm-up uses 1900–1919, its second round further serial numbers: BENCH_K0), numbered per thread so
+-- no two requests share a number. Expected: 201.
 -- A 200 (the EMR held the number already) is not an error but would show a fixture problem.
 package.path = "./?.lua;" .. package.path
 local c = require("common")
@@ -60,6 +61,7 @@ c.install({
     lasts = c.lines("names_last.txt")
     headers = c.json_headers()
     day0 = days_from_civil(c.warmup and 1900 or 2005, 1, 1)
+    k0 = tonumber(os.getenv("BENCH_K0") or "0") -- a second warm-up round starts further on
     se_n, no_n, n, no_next = 0, 0, 0, {}
   end,
   request = function()
@@ -75,7 +77,7 @@ c.install({
         local k = no_next[day] or 0
         local found = nil
         while true do
-          local individual = lo + tid + c.threads * k
+          local individual = lo + tid + c.threads * (k + k0)
           k = k + 1
           if individual > lo + 499 then break end
           local nine = string.format("%02d%02d%02d%03d", d, m, y % 100, individual)
@@ -92,7 +94,7 @@ c.install({
     else
       -- Swedish: day by day, then the next of this thread's serial numbers.
       local day = se_n % SPAN
-      local serial = 1 + tid + c.threads * math.floor(se_n / SPAN)
+      local serial = 1 + tid + c.threads * (math.floor(se_n / SPAN) + k0)
       se_n = se_n + 1
       local y, m, d = civil(day0 + day)
       local nine = string.format("%02d%02d%02d%03d", y % 100, m, d, serial % 1000)
