@@ -36,6 +36,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddVardbroStorage();
 builder.Services.AddSingleton<EmrCatalog>();
+builder.Services.AddSingleton<FhirClients>();
 builder.Services.AddScoped<EmrConnectors>();
 builder.Services.AddSingleton<VerifiedSecretCache>();
 builder.Services.AddSingleton<AuditSealer>();
@@ -62,7 +63,8 @@ builder.Services.AddOpenApi(OpenApiSetup.Configure);
 
 var app = builder.Build();
 
-// ---- start: database, sandbox ---------------------------------------------------------------
+// ---- start: configuration, database, sandbox -------------------------------------------------
+_ = app.Services.GetRequiredService<EmrCatalog>(); // a bad Emrs entry stops the start, with its reason
 await StorageSetup.MigrateAsync(app.Services, app.Lifetime.ApplicationStopping);
 if (SandboxSeeder.IsEnabled(app.Configuration, app.Environment))
 {

@@ -1,5 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Vardbro.Connectors;
+using Vardbro.Connectors.Fhir;
+using Vardbro.Connectors.Fhir.Auth;
 using Vardbro.Connectors.Local;
 
 namespace Vardbro.Server.Emrs;
@@ -10,12 +12,15 @@ public sealed record EmrDefinition(
     string Name,
     string Connector,
     IReadOnlyList<IdType> PatientIdTypes,
-    IReadOnlyList<IdType> ResourceIdTypes);
+    IReadOnlyList<IdType> ResourceIdTypes,
+    FhirSettings? Fhir = null,
+    FhirAuthSettings? FhirAuth = null);
 
 /// <summary>The configured EMRs, read once at start; a bad entry stops the server with a clear message.</summary>
 public sealed class EmrCatalog
 {
     public const string LocalConnector = "local";
+    public const string FhirConnector = "fhir";
 
     private readonly Dictionary<string, EmrDefinition> byCode;
 
@@ -27,9 +32,23 @@ public sealed class EmrCatalog
         {
             var code = section.Key;
             var connector = section["Connector"] ?? LocalConnector;
-            if (connector != LocalConnector)
+            FhirSettings? fhir = null;
+            FhirAuthSettings? auth = null;
+            if (connector == FhirConnector)
             {
-                throw new InvalidOperationException($"Emrs:{code}:Connector '{connector}' is not a known connector (known: local).");
+                var (settings, problems) = FhirSettings.Read(code, key => section[key]);
+                auth = FhirAuthSettings.FromLookup(key => section.GetSection("Auth")[key]);
+                var all = problems.Concat(FhirAuthSettings.Validate(auth, $"Emrs:{code}:Auth")).ToList();
+                if (all.Count > 0)
+                {
+                    throw new InvalidOperationException(string.Join(" ", all));
+                }
+
+                fhir = settings;
+            }
+            else if (connector != LocalConnector)
+            {
+                throw new InvalidOperationException($"Emrs:{code}:Connector '{connector}' is not a known connector (known: local, fhir).");
             }
 
             byCode[code] = new EmrDefinition(
@@ -37,7 +56,9 @@ public sealed class EmrCatalog
                 section["Name"] ?? code,
                 connector,
                 ReadTypes(section.GetSection("PatientIdTypes"), IdSubject.Patient, code, [IdType.EmrId, IdType.SePersonalNumber]),
-                ReadTypes(section.GetSection("ResourceIdTypes"), IdSubject.Resource, code, [IdType.EmrId]));
+                ReadTypes(section.GetSection("ResourceIdTypes"), IdSubject.Resource, code, [IdType.EmrId]),
+                fhir,
+                auth);
         }
     }
 
@@ -77,7 +98,7 @@ public sealed class EmrCatalog
 /// The one seam: hands out the connector configured for an EMR code, as the capability asked for.
 /// Scoped, so connectors share the request's database context.
 /// </summary>
-public sealed class EmrConnectors(EmrCatalog catalog, DbContext db, TimeProvider time, IBlobStore blobs)
+public sealed class EmrConnectors(EmrCatalog catalog, DbContext db, TimeProvider time, IBlobStore blobs, FhirClients fhirClients)
 {
     private readonly Dictionary<string, object> created = new(StringComparer.Ordinal);
 
@@ -113,6 +134,7 @@ public sealed class EmrConnectors(EmrCatalog catalog, DbContext db, TimeProvider
         var type = emr.Connector switch
         {
             EmrCatalog.LocalConnector => typeof(LocalConnector),
+            EmrCatalog.FhirConnector => typeof(FhirConnector),
             _ => typeof(object),
         };
         return CapabilityNames.Where(c => c.Capability.IsAssignableFrom(type)).SelectMany(c => c.Names).ToList();
@@ -129,9 +151,31 @@ public sealed class EmrConnectors(EmrCatalog catalog, DbContext db, TimeProvider
         object connector = definition.Connector switch
         {
             EmrCatalog.LocalConnector => new LocalConnector(db, definition.Code, time, blobs),
+            EmrCatalog.FhirConnector => new FhirConnector(fhirClients.For(definition), definition.Fhir!, time),
             _ => throw new InvalidOperationException($"Unknown connector {definition.Connector}"),
         };
         created[emr] = connector;
         return connector;
+    }
+}
+
+/// <summary>One HttpClient per FHIR EMR for the server's life: its connections and tokens are shared by all requests.</summary>
+public sealed class FhirClients(TimeProvider time) : IDisposable
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<HttpClient>> clients = new(StringComparer.Ordinal);
+
+    public HttpClient For(EmrDefinition emr)
+    {
+        ArgumentNullException.ThrowIfNull(emr);
+        var settings = emr.Fhir ?? throw new InvalidOperationException($"EMR {emr.Code} is not a FHIR EMR.");
+        return clients.GetOrAdd(emr.Code, _ => new Lazy<HttpClient>(() => FhirTransport.Create(settings, emr.FhirAuth ?? new FhirAuthSettings(), time))).Value;
+    }
+
+    public void Dispose()
+    {
+        foreach (var client in clients.Values.Where(c => c.IsValueCreated))
+        {
+            client.Value.Dispose();
+        }
     }
 }

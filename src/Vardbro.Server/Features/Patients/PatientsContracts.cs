@@ -18,7 +18,7 @@ public sealed record CreatePatientRequest(
 public sealed record PatientResponse(
     string Id,
     string EmrId,
-    string CareUnitId,
+    string? CareUnitId,
     string FirstName,
     string LastName,
     DateOnly? BirthDate,
@@ -37,7 +37,7 @@ public sealed record PatientResponse(
     {
         ArgumentNullException.ThrowIfNull(x);
         return new(
-            Ids.VardbroPatientId(emr, x.EmrId), x.EmrId, x.CareUnitId, x.FirstName, x.LastName, x.BirthDate, x.Gender,
+            Ids.VardbroPatientId(emr, x.EmrId), x.EmrId, x.CareUnitId.Length > 0 ? x.CareUnitId : null, x.FirstName, x.LastName, x.BirthDate, x.Gender,
             x.SePersonalNumber, x.NoPersonalNumber, x.NhsNumber, x.ExternalId, x.Phones, x.Emails,
             x.Address is { } a ? new AddressBody(a.Street, a.PostalCode, a.City, a.Country) : null,
             Http.Local(x.CreatedAt, timeZone), Http.Local(x.UpdatedAt, timeZone));

@@ -1,0 +1,75 @@
+using System.Globalization;
+
+namespace Vardbro.Connectors.Fhir;
+
+/// <summary>One FHIR EMR's settings, from <c>Emrs:&lt;code&gt;:…</c>.</summary>
+/// <param name="BaseUrl">The FHIR base, e.g. <c>https://ehr.example/fhir/R4/</c> (always ends with '/').</param>
+/// <param name="Timeout">The longest a call to the server may take, retries included.</param>
+/// <param name="ReadRetries">How many times a failed read is retried (writes never are).</param>
+/// <param name="ConditionalCreate">Whether the server honours <c>If-None-Exist</c>; if not, patients are looked up first.</param>
+/// <param name="TimeZone">The care units' time zone where a Location does not say.</param>
+/// <param name="DefaultServiceMinutes">The length of a HealthcareService that does not say.</param>
+/// <param name="ScheduleHorizonDays">How far ahead a weekly schedule is turned into Slots.</param>
+public sealed record FhirSettings(
+    Uri BaseUrl,
+    TimeSpan Timeout,
+    int ReadRetries,
+    bool ConditionalCreate,
+    string TimeZone,
+    int DefaultServiceMinutes,
+    int ScheduleHorizonDays)
+{
+    /// <summary>Reads the settings through <paramref name="get"/> (a key below <c>Emrs:&lt;code&gt;</c>); problems are listed, not thrown.</summary>
+    public static (FhirSettings? Settings, IReadOnlyList<string> Problems) Read(string code, Func<string, string?> get)
+    {
+        ArgumentNullException.ThrowIfNull(get);
+        var problems = new List<string>();
+        var raw = get("BaseUrl");
+        Uri? baseUrl = null;
+        if (string.IsNullOrWhiteSpace(raw))
+        {
+            problems.Add($"Emrs:{code}:BaseUrl is required for a fhir EMR (the FHIR base, e.g. https://ehr.example/fhir/R4).");
+        }
+        else if (!Uri.TryCreate(raw.EndsWith('/') ? raw : raw + "/", UriKind.Absolute, out baseUrl) || baseUrl.Scheme is not ("http" or "https"))
+        {
+            problems.Add($"Emrs:{code}:BaseUrl must be an absolute http(s) URL.");
+        }
+
+        var timeout = Number(code, get, "TimeoutSeconds", 10, 1, 600, problems);
+        var retries = Number(code, get, "ReadRetries", 2, 0, 10, problems);
+        var minutes = Number(code, get, "DefaultServiceMinutes", 30, 5, 480, problems);
+        var horizon = Number(code, get, "ScheduleHorizonDays", 90, 1, 366, problems);
+        var conditional = true;
+        if (get("ConditionalCreate") is { } flag && !bool.TryParse(flag, out conditional))
+        {
+            problems.Add($"Emrs:{code}:ConditionalCreate must be true or false.");
+        }
+
+        var zone = get("TimeZone") ?? TimeZones.Default;
+        if (!TimeZones.TryFind(zone, out _))
+        {
+            problems.Add($"Emrs:{code}:TimeZone '{zone}' is not a known time zone.");
+        }
+
+        return problems.Count > 0 || baseUrl is null
+            ? (null, problems)
+            : (new FhirSettings(baseUrl, TimeSpan.FromSeconds(timeout), retries, conditional, zone, minutes, horizon), problems);
+    }
+
+    private static int Number(string code, Func<string, string?> get, string key, int fallback, int min, int max, List<string> problems)
+    {
+        var raw = get(key);
+        if (raw is null)
+        {
+            return fallback;
+        }
+
+        if (int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
+        {
+            return value;
+        }
+
+        problems.Add($"Emrs:{code}:{key} must be a whole number from {min} to {max}.");
+        return fallback;
+    }
+}
