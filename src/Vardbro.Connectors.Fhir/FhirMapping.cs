@@ -468,7 +468,7 @@ public static class FhirMapping
             reference.Description ?? attachment?.Title ?? string.Empty,
             reference.Type?.Coding.FirstOrDefault(c => c.System == FhirSystems.DocumentType)?.Code ?? reference.Type?.Text ?? string.Empty,
             attachment?.ContentType is { } type && DocumentFormats.TryNormalize(type, out var format) ? format : attachment?.ContentType ?? string.Empty,
-            attachment?.Size ?? attachment?.Data?.LongLength ?? 0,
+            attachment?.SizeUnsignedInt ?? attachment?.Size ?? attachment?.Data?.LongLength ?? 0,
             (attachment is null ? null : ExtensionValue<F.FhirString>(attachment.Extension, FhirSystems.Sha256Extension)?.Value) ?? string.Empty,
             reference.Author.Select(a => FhirIds.OfReference(a.Reference, "Practitioner")).FirstOrDefault(a => a is not null) ?? string.Empty,
             reference.Date ?? reference.Meta?.LastUpdated ?? DateTimeOffset.UnixEpoch);
@@ -590,7 +590,8 @@ public static class FhirMapping
         fhir.DocStatus = F.CompositionStatus.Final;
         fhir.Type = new F.CodeableConcept { Coding = [new F.Coding(FhirSystems.DocumentType, type)], Text = type };
         fhir.Description = title;
-        var attachment = new F.Attachment { ContentType = format, Url = url, Size = size, Title = title };
+        // R4's size is an unsignedInt (a JSON number); the SDK's Size would write R5's integer64 (a string).
+        var attachment = new F.Attachment { ContentType = format, Url = url, SizeUnsignedInt = checked((int)size), Title = title };
         attachment.Extension.Add(new F.Extension(FhirSystems.Sha256Extension, new F.FhirString(sha256)));
         fhir.Content.Add(new F.DocumentReference.ContentComponent { Attachment = attachment });
         return fhir;

@@ -1,0 +1,365 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Vardbro.Connectors.Tests.Contract;
+
+/// <summary>One connector as the tests use it: every capability, and whatever must be disposed after.</summary>
+public sealed record ConnectorUnderTest(object Connector, IAsyncDisposable? Owner = null) : IAsyncDisposable
+{
+    public ICareUnitDirectory Directory => (ICareUnitDirectory)Connector;
+
+    public IPatientDirectory Patients => (IPatientDirectory)Connector;
+
+    public IScheduling Scheduling => (IScheduling)Connector;
+
+    public IAppointmentBooking Booking => (IAppointmentBooking)Connector;
+
+    public IMedicalNotes Notes => (IMedicalNotes)Connector;
+
+    public IDocuments Documents => (IDocuments)Connector;
+
+    public ValueTask DisposeAsync() => Owner?.DisposeAsync() ?? ValueTask.CompletedTask;
+}
+
+/// <summary>
+/// What every EHR behind Vardbro must do the same way, whatever it is. Each connector's test class
+/// inherits this and provides the same master data (DESIGN.md "Tests"): care unit <c>tolvan</c>
+/// (Europe/Stockholm) with practitioners <c>anna-lindqvist</c> (HSA id SE2321000131-E000000000101)
+/// and <c>erik-sandberg</c> working Monday–Friday 08–16, services <c>tolvan-general</c> (30 min)
+/// and <c>tolvan-follow-up</c> (15 min), and patients Tolvan Tolvansson (191212121212), Lars Ström
+/// (197110021834), Karin Åkesson (194010126672) and Sven Nyström (195003042222).
+/// </summary>
+public abstract class ConnectorContractTests : IAsyncLifetime
+{
+    protected const string Unit = "tolvan";
+    protected const string Anna = "anna-lindqvist";
+    protected const string General = "tolvan-general";
+    protected const string AnnaHsaId = "SE2321000131-E000000000101";
+
+    private static readonly TypedId TolvanId = new(IdType.SePersonalNumber, "191212121212");
+
+    private ConnectorUnderTest? main;
+
+    protected ConnectorUnderTest Sut => main ?? throw new InvalidOperationException("Not initialised.");
+
+    /// <summary>Brings the EHR to the master data above, with no appointments, notes or documents.</summary>
+    protected abstract Task ResetAsync();
+
+    /// <summary>A connector for one unit of work (the built-in EHR: its own database context).</summary>
+    protected abstract Task<ConnectorUnderTest> OpenAsync();
+
+    public async Task InitializeAsync()
+    {
+        await ResetAsync();
+        main = await OpenAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (main is not null)
+        {
+            await main.DisposeAsync();
+        }
+    }
+
+    // ---- master data ---------------------------------------------------------------------------
+
+    [Fact]
+    public async Task The_care_unit_is_listed_and_read_and_an_unknown_one_is_absent()
+    {
+        var units = await Sut.Directory.ListCareUnitsAsync(default);
+        Assert.Contains(units, u => u.Id == Unit);
+        var unit = await Sut.Directory.GetCareUnitAsync(Unit, default);
+        Assert.NotNull(unit);
+        Assert.Equal("Vårdcentralen Tolvan", unit.Name);
+        Assert.Equal("Europe/Stockholm", unit.TimeZone);
+        Assert.Null(await Sut.Directory.GetCareUnitAsync("no-such-unit", default));
+        Assert.Null(await Sut.Directory.GetCareUnitAsync("bad/../id", default));
+    }
+
+    [Fact]
+    public async Task Resources_are_found_by_emr_id_and_hsa_id_and_services_are_listed()
+    {
+        var resources = await Sut.Directory.ListResourcesAsync(Unit, default);
+        var anna = Assert.Single(resources, r => r.Id == Anna);
+        Assert.Equal("Anna Lindqvist", anna.Name);
+        Assert.Equal(AnnaHsaId, anna.HsaId);
+        Assert.Equal(ResourceKinds.Practitioner, anna.Kind);
+
+        Assert.Equal(Anna, (await Sut.Directory.FindResourceAsync(Unit, new TypedId(IdType.EmrId, Anna), default))?.Id);
+        Assert.Equal(Anna, (await Sut.Directory.FindResourceAsync(Unit, new TypedId(IdType.HsaId, AnnaHsaId), default))?.Id);
+        Assert.Null(await Sut.Directory.FindResourceAsync(Unit, new TypedId(IdType.EmrId, "nobody"), default));
+        Assert.Null(await Sut.Directory.FindResourceAsync(Unit, new TypedId(IdType.HsaId, "SE2321000131-E000000000999"), default));
+
+        var services = await Sut.Directory.ListHealthcareServicesAsync(Unit, default);
+        Assert.Equal(30, Assert.Single(services, s => s.Id == General).DurationMinutes);
+        Assert.Equal(15, Assert.Single(services, s => s.Id == "tolvan-follow-up").DurationMinutes);
+    }
+
+    // ---- patients ------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task A_patient_is_found_by_national_id_and_by_emr_id_and_an_unknown_one_is_absent()
+    {
+        var tolvan = await Sut.Patients.FindPatientAsync(TolvanId, default);
+        Assert.NotNull(tolvan);
+        Assert.Equal(("Tolvan", "Tolvansson"), (tolvan.FirstName, tolvan.LastName));
+        Assert.Equal("191212121212", tolvan.SePersonalNumber);
+        Assert.Equal(new DateOnly(1912, 12, 12), tolvan.BirthDate);
+
+        var again = await Sut.Patients.FindPatientAsync(new TypedId(IdType.EmrId, tolvan.EmrId), default);
+        Assert.Equal(tolvan.EmrId, again?.EmrId);
+
+        Assert.Null(await Sut.Patients.FindPatientAsync(new TypedId(IdType.EmrId, "no-such-patient"), default));
+        Assert.Null(await Sut.Patients.FindPatientAsync(new TypedId(IdType.SePersonalNumber, "198702072391"), default));
+    }
+
+    [Fact]
+    public async Task Search_by_last_name_prefix_ignores_case_and_accents_and_pages()
+    {
+        var tolv = await Sut.Patients.SearchPatientsAsync(new PatientQuery(null, "TOLV", null, null, null), 10, null, default);
+        Assert.Equal("Tolvansson", Assert.Single(tolv.Items).LastName);
+
+        var akes = await Sut.Patients.SearchPatientsAsync(new PatientQuery(null, "akes", null, null, null), 10, null, default);
+        Assert.Equal("Åkesson", Assert.Single(akes.Items).LastName);
+
+        // Four patients, two a page: sorted by last name, and the cursor leads to the rest.
+        var first = await Sut.Patients.SearchPatientsAsync(new PatientQuery(null, null, null, null, null), 2, null, default);
+        Assert.Equal(2, first.Items.Count);
+        Assert.NotNull(first.NextCursor);
+        var second = await Sut.Patients.SearchPatientsAsync(new PatientQuery(null, null, null, null, null), 2, first.NextCursor, default);
+        var names = first.Items.Concat(second.Items).Select(p => p.LastName).ToList();
+        Assert.Equal(["Åkesson", "Nyström", "Ström", "Tolvansson"], names);
+        Assert.Null(second.NextCursor);
+
+        var error = await Assert.ThrowsAsync<VardbroException>(() => Sut.Patients.SearchPatientsAsync(new PatientQuery(null, "a", null, null, null), 2, "not-a-cursor", default));
+        Assert.Equal(ErrorCodes.InvalidField, error.Errors[0].ErrorCode);
+    }
+
+    [Fact]
+    public async Task Create_or_return_creates_a_patient_once()
+    {
+        var elin = new NewPatient("Elin", "Sjöberg", new TypedId(IdType.SePersonalNumber, "198702072391"), null, null, ["+46701234567"], ["elin@example.com"], new PostalAddress("Storgatan 1", "111 22", "Stockholm", "SE"));
+        var made = await Sut.Patients.CreateOrReturnPatientAsync(Unit, elin, default);
+        Assert.True(made.Created);
+        Assert.Equal(new DateOnly(1987, 2, 7), made.Patient.BirthDate);
+        Assert.Equal("male", made.Patient.Gender);
+        Assert.Equal(["+46701234567"], made.Patient.Phones);
+        Assert.Equal("Stockholm", made.Patient.Address?.City);
+
+        var again = await Sut.Patients.CreateOrReturnPatientAsync(Unit, elin, default);
+        Assert.False(again.Created);
+        Assert.Equal(made.Patient.EmrId, again.Patient.EmrId);
+        Assert.Equal(made.Patient.EmrId, (await Sut.Patients.FindPatientAsync(new TypedId(IdType.SePersonalNumber, "198702072391"), default))?.EmrId);
+    }
+
+    [Fact]
+    public async Task Concurrent_identical_creates_make_one_patient()
+    {
+        var nils = new NewPatient("Nils", "Öhman", new TypedId(IdType.SePersonalNumber, "195008121856"), null, null, [], [], null);
+        var results = await InParallelAsync(10, c => c.Patients.CreateOrReturnPatientAsync(Unit, nils, default));
+        Assert.Single(results, r => r.Created);
+        Assert.Single(results.Select(r => r.Patient.EmrId).Distinct());
+    }
+
+    // ---- availability and booking --------------------------------------------------------------
+
+    [Fact]
+    public async Task A_listed_timeslot_can_be_booked_once_then_it_is_gone()
+    {
+        var patient = await TolvanAsync();
+        var slot = (await FreeSlotsAsync())[0];
+        var booking = await Sut.Booking.BookAsync(Unit, new NewAppointment(slot.Start, slot.End, patient, Anna, General, "Ont i halsen"), default);
+        var appointment = booking.Appointment;
+        Assert.Equal(AppointmentStatuses.Booked, appointment.Status);
+        Assert.Equal((slot.Start, slot.End, Anna, patient, Unit), (appointment.Start, appointment.End, appointment.ResourceId, appointment.PatientEmrId, appointment.CareUnitId));
+        Assert.Equal("Ont i halsen", appointment.Comment);
+
+        Assert.DoesNotContain(await FreeSlotsAsync(), s => s.Start == slot.Start);
+        var taken = await Assert.ThrowsAsync<VardbroException>(() => Sut.Booking.BookAsync(Unit, new NewAppointment(slot.Start, slot.End, patient, Anna, General, null), default));
+        Assert.Equal(ErrorCodes.NoTimeslotsAvailable, taken.Errors[0].ErrorCode);
+        Assert.Equal(409, taken.Status);
+    }
+
+    [Fact]
+    public async Task A_cancelled_appointment_gives_its_timeslot_back()
+    {
+        var patient = await TolvanAsync();
+        var slot = (await FreeSlotsAsync())[1];
+        var booked = (await Sut.Booking.BookAsync(Unit, new NewAppointment(slot.Start, slot.End, patient, Anna, General, null), default)).Appointment;
+
+        var cancelled = Assert.Single(await Sut.Booking.UpdateAsync(Unit, [booked.Id], new AppointmentChange(null, null, null, null, Cancel: true, null), default));
+        Assert.Equal(AppointmentStatuses.Cancelled, cancelled.Status);
+        Assert.Contains(await FreeSlotsAsync(), s => s.Start == slot.Start);
+        Assert.Equal(AppointmentStatuses.Cancelled, (await Sut.Booking.GetAppointmentAsync(Unit, booked.Id, default))?.Status);
+
+        var twice = await Assert.ThrowsAsync<VardbroException>(() => Sut.Booking.UpdateAsync(Unit, [booked.Id], new AppointmentChange(null, null, null, null, Cancel: true, null), default));
+        Assert.Equal(409, twice.Status);
+    }
+
+    [Fact]
+    public async Task A_time_no_schedule_offers_cannot_be_booked()
+    {
+        var patient = await TolvanAsync();
+        var slot = (await FreeSlotsAsync())[0];
+        var night = slot.Start.Date.AddHours(2);
+        var start = new DateTimeOffset(night, slot.Start.Offset);
+        var error = await Assert.ThrowsAsync<VardbroException>(() => Sut.Booking.BookAsync(Unit, new NewAppointment(start, start.AddMinutes(30), patient, Anna, General, null), default));
+        Assert.Equal(ErrorCodes.NoTimeslotsAvailable, error.Errors[0].ErrorCode);
+    }
+
+    [Fact]
+    public async Task Rescheduling_takes_the_new_timeslot_and_frees_the_old_one()
+    {
+        var patient = await TolvanAsync();
+        var slots = await FreeSlotsAsync();
+        var (from, to) = (slots[2], slots[5]);
+        var booked = (await Sut.Booking.BookAsync(Unit, new NewAppointment(from.Start, from.End, patient, Anna, General, null), default)).Appointment;
+
+        var moved = Assert.Single(await Sut.Booking.UpdateAsync(Unit, [booked.Id], new AppointmentChange(to.Start, to.End, null, null, Cancel: false, null), default));
+        Assert.Equal((to.Start, to.End, AppointmentStatuses.Booked), (moved.Start, moved.End, moved.Status));
+        var free = await FreeSlotsAsync();
+        Assert.Contains(free, s => s.Start == from.Start);
+        Assert.DoesNotContain(free, s => s.Start == to.Start);
+    }
+
+    [Fact]
+    public async Task Appointments_are_listed_by_patient_and_read_and_an_unknown_one_is_absent()
+    {
+        var patient = await TolvanAsync();
+        var slots = await FreeSlotsAsync();
+        var a = (await Sut.Booking.BookAsync(Unit, new NewAppointment(slots[0].Start, slots[0].End, patient, Anna, General, null), default)).Appointment;
+        var b = (await Sut.Booking.BookAsync(Unit, new NewAppointment(slots[3].Start, slots[3].End, patient, Anna, General, null), default)).Appointment;
+
+        var page = await Sut.Booking.ListAppointmentsAsync(Unit, new AppointmentQuery(patient, null, null, null, null), 10, null, default);
+        Assert.Equal([a.Id, b.Id], page.Items.Select(x => x.Id));
+        var first = await Sut.Booking.ListAppointmentsAsync(Unit, new AppointmentQuery(patient, null, null, null, null), 1, null, default);
+        Assert.Equal(a.Id, Assert.Single(first.Items).Id);
+        var rest = await Sut.Booking.ListAppointmentsAsync(Unit, new AppointmentQuery(patient, null, null, null, null), 1, first.NextCursor, default);
+        Assert.Equal(b.Id, Assert.Single(rest.Items).Id);
+
+        Assert.Equal(b.Start, (await Sut.Booking.GetAppointmentAsync(Unit, b.Id, default))?.Start);
+        Assert.Null(await Sut.Booking.GetAppointmentAsync(Unit, "no-such-appointment", default));
+        var missing = await Assert.ThrowsAsync<VardbroException>(() => Sut.Booking.UpdateAsync(Unit, [a.Id, "no-such-appointment"], new AppointmentChange(null, null, null, null, Cancel: true, null), default));
+        Assert.Equal(404, missing.Status);
+        Assert.Equal(AppointmentStatuses.Booked, (await Sut.Booking.GetAppointmentAsync(Unit, a.Id, default))?.Status);
+    }
+
+    [Fact]
+    public async Task Concurrent_bookings_of_one_timeslot_make_one_appointment()
+    {
+        var patient = await TolvanAsync();
+        var slot = (await FreeSlotsAsync())[7];
+        var outcomes = await InParallelAsync(10, async c =>
+        {
+            try
+            {
+                await c.Booking.BookAsync(Unit, new NewAppointment(slot.Start, slot.End, patient, Anna, General, null), default);
+                return 201;
+            }
+            catch (VardbroException ex) when (ex.Errors[0].ErrorCode == ErrorCodes.NoTimeslotsAvailable)
+            {
+                return ex.Status ?? 400;
+            }
+        });
+        Assert.Equal(1, outcomes.Count(o => o == 201));
+        Assert.Equal(9, outcomes.Count(o => o == 409));
+        var booked = await Sut.Booking.ListAppointmentsAsync(Unit, new AppointmentQuery(null, Anna, slot.Start, slot.End, AppointmentStatuses.Booked), 10, null, default);
+        Assert.Single(booked.Items);
+    }
+
+    // ---- notes and documents -------------------------------------------------------------------
+
+    [Fact]
+    public async Task A_note_is_written_unsigned_and_read_back_newest_first()
+    {
+        var patient = await TolvanAsync();
+        var first = await Sut.Notes.CreateNoteAsync(Unit, new NewMedicalNote(patient, NoteTemplates.UnstructuredId, "Första besöket", new Dictionary<string, string> { ["unstructured"] = "Patienten mår bra.\nÅterbesök vid behov." }, Anna), default);
+        Assert.False(first.IsSigned);
+        Assert.Null(first.SignedAt);
+        var acute = new Dictionary<string, string>
+        {
+            ["reason_for_visit"] = "Feber",
+            ["assessment"] = "Viral infektion",
+        };
+        var second = await Sut.Notes.CreateNoteAsync(Unit, new NewMedicalNote(patient, NoteTemplates.AcuteVisitId, "Akut besök", acute, Anna), default);
+
+        var read = await Sut.Notes.GetNoteAsync(Unit, patient, first.Id, default);
+        Assert.NotNull(read);
+        Assert.Equal(("Första besöket", NoteTemplates.UnstructuredId, Anna), (read.Title, read.TemplateId, read.CreatedById));
+        Assert.Equal("Patienten mår bra.\nÅterbesök vid behov.", read.Content["unstructured"]);
+        Assert.Equal(acute, (await Sut.Notes.GetNoteAsync(Unit, patient, second.Id, default))?.Content);
+
+        var list = await Sut.Notes.ListNotesAsync(Unit, patient, 10, null, default);
+        Assert.Equal([second.Id, first.Id], list.Items.Select(n => n.Id));
+        Assert.Null(await Sut.Notes.GetNoteAsync(Unit, patient, "no-such-note", default));
+    }
+
+    [Fact]
+    public async Task A_document_keeps_its_bytes()
+    {
+        var patient = await TolvanAsync();
+        var bytes = Encoding.ASCII.GetBytes("%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").Concat(RandomNumberGenerator.GetBytes(3000)).ToArray();
+        var sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        var stored = await Sut.Documents.StoreDocumentAsync(Unit, new NewDocument(patient, "Remiss", "referral", DocumentFormats.Pdf, Anna, bytes, sha), default);
+        Assert.Equal((bytes.LongLength, sha, DocumentFormats.Pdf, "referral"), (stored.SizeBytes, stored.Sha256, stored.Format, stored.Type));
+
+        var info = await Sut.Documents.GetDocumentAsync(Unit, patient, stored.Id, default);
+        Assert.Equal(("Remiss", sha), (info?.Title, info?.Sha256));
+        await using (var content = await Sut.Documents.OpenContentAsync(Unit, patient, stored.Id, default))
+        {
+            Assert.NotNull(content);
+            using var copy = new MemoryStream();
+            await content.CopyToAsync(copy);
+            Assert.Equal(bytes, copy.ToArray());
+        }
+
+        Assert.Equal(stored.Id, Assert.Single((await Sut.Documents.ListDocumentsAsync(Unit, patient, 10, null, default)).Items).Id);
+        Assert.Null(await Sut.Documents.OpenContentAsync(Unit, patient, "no-such-document", default));
+        Assert.Empty((await Sut.Notes.ListNotesAsync(Unit, patient, 10, null, default)).Items);
+    }
+
+    // ---- helpers -------------------------------------------------------------------------------
+
+    protected async Task<string> TolvanAsync() =>
+        (await Sut.Patients.FindPatientAsync(TolvanId, default))?.EmrId ?? throw new InvalidOperationException("Tolvan is missing from the test data.");
+
+    /// <summary>Anna's free general-consultation timeslots in the coming 14 days.</summary>
+    protected async Task<IReadOnlyList<Timeslot>> FreeSlotsAsync()
+    {
+        var now = TimeProvider.System.GetUtcNow();
+        var slots = await Sut.Scheduling.ListTimeslotsAsync(Unit, new TimeslotQuery(now, now.AddDays(14), Anna, General), default);
+        Assert.True(slots.Count >= 10, $"Expected at least 10 free timeslots, found {slots.Count}.");
+        Assert.Equal(slots.OrderBy(s => s.Start), slots);
+        Assert.All(slots, s => Assert.True(s.Start > now && s.End - s.Start == TimeSpan.FromMinutes(30) && s.ResourceId == Anna));
+        return slots;
+    }
+
+    private async Task<T[]> InParallelAsync<T>(int count, Func<ConnectorUnderTest, Task<T>> work)
+    {
+        var connectors = new List<ConnectorUnderTest>();
+        for (var i = 0; i < count; i++)
+        {
+            connectors.Add(await OpenAsync());
+        }
+
+        try
+        {
+            using var gate = new ManualResetEventSlim(false);
+            var tasks = connectors.Select(c => Task.Run(async () =>
+            {
+                gate.Wait();
+                return await work(c);
+            })).ToList();
+            gate.Set();
+            return await Task.WhenAll(tasks);
+        }
+        finally
+        {
+            foreach (var c in connectors)
+            {
+                await c.DisposeAsync();
+            }
+        }
+    }
+}
