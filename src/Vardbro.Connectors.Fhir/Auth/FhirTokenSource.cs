@@ -75,7 +75,7 @@ internal sealed partial class FhirTokenSource : IDisposable
             _ = FetchForAllAsync(owner);
         }
 
-        var token = await shared.ConfigureAwait(false);
+        var token = await shared.WaitAsync(cancellationToken).ConfigureAwait(false);
         return new FhirAccessToken(token.Value, FromCache: false);
     }
 
