@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: the unit tests once, the HTTP-level suite on SQLite and again on
-# PostgreSQL (installed from Debian packages and started by .ci/postgres.sh if needed).
+# PostgreSQL (installed from Debian packages and started by .ci/postgres.sh if needed). The FHIR
+# connector's tests start an independent FHIR server (tests/fhir-peer, Node.js packages from npm).
 # Ends with one line: "tests: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -34,6 +35,13 @@ if ! pg=$(bash .ci/postgres.sh); then
   finish
 fi
 export VARDBRO_TEST_POSTGRES="$pg"
+
+if ! command -v node >/dev/null || ! bash tests/fhir-peer/install.sh >"$log_dir/peer.log" 2>&1; then
+  echo "The FHIR test peer's Node.js packages could not be installed (needs Node.js 20 and npm):" >&2
+  tail -20 "$log_dir/peer.log" >&2 2>/dev/null
+  failed=$((failed + 1))
+  finish
+fi
 
 if ! dotnet build Vardbro.slnx -c Release -warnaserror >"$log_dir/build.log" 2>&1; then
   grep -E 'error|Error' "$log_dir/build.log" | sort -u | head -40 >&2

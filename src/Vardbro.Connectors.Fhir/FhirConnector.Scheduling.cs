@@ -331,6 +331,9 @@ public sealed partial class FhirConnector
                 ?? (await http.ReadAsync<F.Slot>("Slot/" + slot.Id, cancellationToken))?.Meta?.VersionId
                 ?? throw new EmrBadAnswerException("The EMR does not version its Slots, so a booking cannot be made safely.");
             slot.Status = F.Slot.SlotStatus.Busy;
+
+            // Marked as this hold's, so a hold whose answer is lost can be told apart from someone else's.
+            slot.Comment = "Held by Vardbro " + Guid.NewGuid().ToString("N");
             try
             {
                 var held = await http.UpdateAsync(slot, version, cancellationToken);
@@ -340,21 +343,30 @@ public sealed partial class FhirConnector
             {
                 // Someone else took or changed it first; the next one of the same resource may still be free.
             }
+            catch (EmrUnavailableException)
+            {
+                await ReleaseAsync(slot);
+                throw;
+            }
         }
 
         throw new VardbroException(ErrorCodes.NoTimeslotsAvailable, "That timeslot is already booked; GET …/timeslots lists the free ones.", path, 409);
     }
 
-    /// <summary>Sets a held Slot free again. Best effort: a failure leaves it busy, never double-booked.</summary>
+    /// <summary>
+    /// Sets a busy Slot free again — when <paramref name="slot"/> carries a hold's mark, only if the
+    /// server's Slot still carries it. Best effort: a failure leaves it busy, never double-booked.
+    /// </summary>
     private async Task ReleaseAsync(F.Slot slot)
     {
         try
         {
             using var timeout = new CancellationTokenSource(settings.Timeout);
             var current = await http.ReadAsync<F.Slot>("Slot/" + slot.Id, timeout.Token);
-            if (current is { Status: F.Slot.SlotStatus.Busy } && current.Meta?.VersionId is { } version)
+            if (current is { Status: F.Slot.SlotStatus.Busy } && current.Meta?.VersionId is { } version && (slot.Comment is null || current.Comment == slot.Comment))
             {
                 current.Status = F.Slot.SlotStatus.Free;
+                current.Comment = null;
                 await http.UpdateAsync(current, version, timeout.Token);
             }
         }
