@@ -9,7 +9,7 @@ namespace Vardbro.Connectors.Fhir;
 /// are <c>Location</c>s, resources <c>Practitioner</c>s with a <c>PractitionerRole</c> there.
 /// </summary>
 public sealed partial class FhirConnector :
-    ICareUnitDirectory, IPatientDirectory, IScheduling, IAppointmentBooking, IMedicalNotes, IDocuments, IHealthProbe
+    ICareUnitDirectory, IPatientDirectory, IScheduling, IAppointmentBooking, IMedicalNotes, IDocuments, IHealthProbe, IMasterDataAdmin
 {
     private readonly FhirHttp http;
     private readonly FhirSettings settings;

@@ -117,6 +117,20 @@ internal sealed partial class FhirHttp(HttpClient client)
             ?? throw new EmrBadAnswerException($"The EMR's updated {resource.TypeName} could not be read back.");
     }
 
+    /// <summary>Deletes the resource; false when the server has none.</summary>
+    public async Task<bool> DeleteAsync(string path, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Delete, path);
+        using var response = await SendAsync(request, cancellationToken);
+        if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Gone)
+        {
+            return false;
+        }
+
+        await EnsureSuccessAsync(response, cancellationToken);
+        return true;
+    }
+
     /// <summary>Creates every resource with one <c>batch</c> Bundle; any entry refused is a bad answer.</summary>
     public async Task BatchCreateAsync(IEnumerable<F.Resource> resources, CancellationToken cancellationToken)
     {

@@ -18,6 +18,8 @@ public sealed record ConnectorUnderTest(object Connector, IAsyncDisposable? Owne
 
     public IDocuments Documents => (IDocuments)Connector;
 
+    public IMasterDataAdmin Admin => (IMasterDataAdmin)Connector;
+
     public ValueTask DisposeAsync() => Owner?.DisposeAsync() ?? ValueTask.CompletedTask;
 }
 
@@ -94,6 +96,41 @@ public abstract class ConnectorContractTests : IAsyncLifetime
         var services = await Sut.Directory.ListHealthcareServicesAsync(Unit, default);
         Assert.Equal(30, Assert.Single(services, s => s.Id == General).DurationMinutes);
         Assert.Equal(15, Assert.Single(services, s => s.Id == "tolvan-follow-up").DurationMinutes);
+    }
+
+    [Fact]
+    public async Task Master_data_written_through_admin_is_read_back_updated_and_deleted()
+    {
+        var unit = await Sut.Admin.CreateCareUnitAsync(new NewCareUnit("north", "Vårdcentralen Norr", "Europe/Oslo", "Nordgatan 2, 222 22 Norrby", false), default);
+        Assert.Equal(("north", "Europe/Oslo"), (unit.Id, unit.TimeZone));
+        var duplicate = await Assert.ThrowsAsync<VardbroException>(() => Sut.Admin.CreateCareUnitAsync(new NewCareUnit("north", "Again", "Europe/Oslo", null, false), default));
+        Assert.Equal(409, duplicate.Status);
+
+        await Sut.Admin.CreateHealthcareServiceAsync("north", new NewHealthcareService("north-video", "Video Visit", "By video.", 20), default);
+        var doctor = await Sut.Admin.CreateResourceAsync("north", new NewResource("olle-nord", "Olle Nord", "Läkare", ResourceKinds.Practitioner, "SE2321000131-E000000000301", null), default);
+        Assert.Equal(("Olle Nord", "Läkare"), (doctor.Name, doctor.Title));
+        var sameHsa = await Assert.ThrowsAsync<VardbroException>(() => Sut.Admin.CreateResourceAsync("north", new NewResource("other", "Other", null, ResourceKinds.Practitioner, "SE2321000131-E000000000301", null), default));
+        Assert.Equal(409, sameHsa.Status);
+
+        Assert.Equal("Olle Nord", Assert.Single(await Sut.Directory.ListResourcesAsync("north", default)).Name);
+        Assert.Equal(20, Assert.Single(await Sut.Directory.ListHealthcareServicesAsync("north", default)).DurationMinutes);
+        Assert.Equal("olle-nord", (await Sut.Directory.FindResourceAsync("north", new TypedId(IdType.HsaId, "SE2321000131-E000000000301"), default))?.Id);
+
+        Assert.Equal("Vårdcentralen Norr Jour", (await Sut.Admin.UpdateCareUnitAsync(new NewCareUnit("north", "Vårdcentralen Norr Jour", "Europe/Oslo", null, false), default))?.Name);
+        Assert.Equal("Överläkare", (await Sut.Admin.UpdateResourceAsync("north", new NewResource("olle-nord", "Olle Nord", "Överläkare", ResourceKinds.Practitioner, "SE2321000131-E000000000301", null), default))?.Title);
+        Assert.Equal(40, (await Sut.Admin.UpdateHealthcareServiceAsync("north", new NewHealthcareService("north-video", "Video Visit", null, 40), default))?.DurationMinutes);
+        Assert.Null(await Sut.Admin.UpdateCareUnitAsync(new NewCareUnit("south", "Söder", "Europe/Oslo", null, false), default));
+        Assert.Equal("Vårdcentralen Norr Jour", (await Sut.Directory.GetCareUnitAsync("north", default))?.Name);
+
+        var referenced = await Assert.ThrowsAsync<VardbroException>(() => Sut.Admin.DeleteCareUnitAsync("north", default));
+        Assert.Equal(409, referenced.Status);
+        Assert.True(await Sut.Admin.DeleteResourceAsync("north", "olle-nord", default));
+        Assert.True(await Sut.Admin.DeleteHealthcareServiceAsync("north", "north-video", default));
+        Assert.False(await Sut.Admin.DeleteHealthcareServiceAsync("north", "north-video", default));
+        Assert.Empty(await Sut.Directory.ListResourcesAsync("north", default));
+        Assert.True(await Sut.Admin.DeleteCareUnitAsync("north", default));
+        Assert.Null(await Sut.Directory.GetCareUnitAsync("north", default));
+        Assert.False(await Sut.Admin.DeleteCareUnitAsync("north", default));
     }
 
     // ---- patients ------------------------------------------------------------------------------
