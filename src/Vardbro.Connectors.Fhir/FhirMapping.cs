@@ -468,7 +468,7 @@ public static class FhirMapping
             reference.Description ?? attachment?.Title ?? string.Empty,
             reference.Type?.Coding.FirstOrDefault(c => c.System == FhirSystems.DocumentType)?.Code ?? reference.Type?.Text ?? string.Empty,
             attachment?.ContentType is { } type && DocumentFormats.TryNormalize(type, out var format) ? format : attachment?.ContentType ?? string.Empty,
-            attachment?.SizeUnsignedInt ?? attachment?.Size ?? attachment?.Data?.LongLength ?? 0,
+            SizeOf(attachment) ?? attachment?.Data?.LongLength ?? 0,
             (attachment is null ? null : ExtensionValue<F.FhirString>(attachment.Extension, FhirSystems.Sha256Extension)?.Value) ?? string.Empty,
             reference.Author.Select(a => FhirIds.OfReference(a.Reference, "Practitioner")).FirstOrDefault(a => a is not null) ?? string.Empty,
             reference.Date ?? reference.Meta?.LastUpdated ?? DateTimeOffset.UnixEpoch);
@@ -590,12 +590,30 @@ public static class FhirMapping
         fhir.DocStatus = F.CompositionStatus.Final;
         fhir.Type = new F.CodeableConcept { Coding = [new F.Coding(FhirSystems.DocumentType, type)], Text = type };
         fhir.Description = title;
-        // R4's size is an unsignedInt (a JSON number); the SDK's Size would write R5's integer64 (a string).
-        var attachment = new F.Attachment { ContentType = format, Url = url, SizeUnsignedInt = checked((int)size), Title = title };
+        var attachment = new F.Attachment { ContentType = format, Url = url, SizeElement = R4Size(size), Title = title };
         attachment.Extension.Add(new F.Extension(FhirSystems.Sha256Extension, new F.FhirString(sha256)));
         fhir.Content.Add(new F.DocumentReference.ContentComponent { Attachment = attachment });
         return fhir;
     }
+
+    /// <summary>
+    /// <c>Attachment.size</c> as R4 has it: an <c>unsignedInt</c>, a JSON number. The SDK's
+    /// <c>Attachment.Size</c> setter stores R5's <c>integer64</c>, which is written as a JSON string that
+    /// R4 readers (Firely's own strict mode included) refuse; above 2^31 − 1 R4 cannot say it at all.
+    /// </summary>
+    private static F.UnsignedInt? R4Size(long size) => size is >= 0 and <= int.MaxValue ? new F.UnsignedInt((int)size) : null;
+
+    /// <summary>
+    /// The size an attachment states, whatever primitive carries it. The SDK's <c>Attachment.Size</c>
+    /// getter assumes R5's <c>integer64</c> and throws on the <c>unsignedInt</c> an R4 answer parses to.
+    /// </summary>
+    private static long? SizeOf(F.Attachment? attachment) => attachment?.SizeElement switch
+    {
+        F.UnsignedInt { Value: { } value } => value,
+        F.Integer64 { Value: { } value } => value,
+        F.Integer { Value: { } value } => value,
+        _ => null,
+    };
 
     private static F.DocumentReference Reference(string kind, string patientEmrId, string careUnitId, string createdById, DateTimeOffset createdAt, FhirIdMap ids) => new()
     {

@@ -8,6 +8,7 @@ using Vardbro.Server.Features.Admin;
 using Vardbro.Server.Features.Appointments;
 using Vardbro.Server.Features.Documents;
 using Vardbro.Server.Features.Emrs;
+using Vardbro.Server.Features.Fhir;
 using Vardbro.Server.Features.HealthcareServices;
 using Vardbro.Server.Features.Health;
 using Vardbro.Server.Features.MedicalNotes;
@@ -99,6 +100,10 @@ careUnit.MapTimeslots();
 careUnit.MapAppointments();
 careUnit.MapMedicalNotes();
 careUnit.MapDocuments(DocumentLimits.From(app.Configuration));
+
+// The same reads as FHIR R4 resources, for every connector (docs/api.md, "FHIR-shaped output").
+var fhirCareUnit = api.MapGroup("/fhir/emrs/{emr}/care-units/{care_unit_id}");
+fhirCareUnit.MapFhir();
 
 var admin = api.MapGroup("/admin");
 admin.MapClientsAdmin();

@@ -29,18 +29,26 @@ public static class Http
     /// <summary>Announces the next page in a <c>Link</c> header: the same request with <c>cursor</c> set.</summary>
     public static void LinkNext(HttpContext context, string? nextCursor)
     {
+        if (NextPageUrl(context, nextCursor) is { } url)
+        {
+            context.Response.Headers.Link = new StringValues($"<{url}>; rel=\"next\"");
+        }
+    }
+
+    /// <summary>The next page's URL (path and query, no host): the same request with <c>cursor</c> set; null when none.</summary>
+    public static string? NextPageUrl(HttpContext context, string? nextCursor)
+    {
         ArgumentNullException.ThrowIfNull(context);
         if (nextCursor is null)
         {
-            return;
+            return null;
         }
 
         var query = context.Request.Query
             .Where(q => q.Key != "cursor")
             .SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string?>(q.Key, v)))
             .Append(new KeyValuePair<string, string?>("cursor", nextCursor));
-        var url = context.Request.PathBase + context.Request.Path + QueryString.Create(query);
-        context.Response.Headers.Link = new StringValues($"<{url}>; rel=\"next\"");
+        return context.Request.PathBase + context.Request.Path + QueryString.Create(query);
     }
 
     /// <summary>An optional text field: trimmed, at most <paramref name="max"/> characters, no control characters.</summary>

@@ -55,6 +55,30 @@ public static class AppointmentsEndpoints
         TimeProvider time,
         CancellationToken cancellationToken)
     {
+        var (unit, page) = await ListAsync(emr, care_unit_id, patient_id, resource_id, start, end, status, limit, cursor, http, connectors, time, cancellationToken);
+        Http.LinkNext(http, page.NextCursor);
+        return TypedResults.Ok(page.Items.Select(a => AppointmentResponse.From(a, unit.TimeZone)).ToArray());
+    }
+
+    /// <summary>
+    /// An appointment list, checked and run, with every patient listed in the audit scope: shared by
+    /// the JSON route and its FHIR twin.
+    /// </summary>
+    internal static async Task<(CareUnit Unit, AppointmentPage Page)> ListAsync(
+        string emr,
+        string care_unit_id,
+        string? patient_id,
+        string? resource_id,
+        string? start,
+        string? end,
+        string? status,
+        string? limit,
+        string? cursor,
+        HttpContext http,
+        EmrConnectors connectors,
+        TimeProvider time,
+        CancellationToken cancellationToken)
+    {
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
         var today = Http.Today(time, unit.TimeZone);
         var definition = connectors.Definition(emr);
@@ -81,7 +105,7 @@ public static class AppointmentsEndpoints
             var patient = await connectors.Require<IPatientDirectory>(emr).FindPatientAsync(Ids.Patient(definition, patient_id, today, "patient_id"), cancellationToken);
             if (patient is null)
             {
-                return TypedResults.Ok(Array.Empty<AppointmentResponse>());
+                return (unit, new AppointmentPage([], null));
             }
 
             patientEmrId = patient.EmrId;
@@ -93,7 +117,7 @@ public static class AppointmentsEndpoints
             var resource = await connectors.Require<ICareUnitDirectory>(emr).FindResourceAsync(unit.Id, Ids.Resource(definition, resource_id, today, "resource_id"), cancellationToken);
             if (resource is null)
             {
-                return TypedResults.Ok(Array.Empty<AppointmentResponse>());
+                return (unit, new AppointmentPage([], null));
             }
 
             resourceId = resource.Id;
@@ -107,18 +131,25 @@ public static class AppointmentsEndpoints
             audit.AddPatient(Ids.VardbroPatientId(emr, appointment.PatientEmrId));
         }
 
-        Http.LinkNext(http, page.NextCursor);
-        return TypedResults.Ok(page.Items.Select(a => AppointmentResponse.From(a, unit.TimeZone)).ToArray());
+        return (unit, page);
     }
 
     public static async Task<Ok<AppointmentResponse>> GetAppointment(string emr, string care_unit_id, string appointment_id, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
+    {
+        var (unit, appointment) = await ReadAsync(emr, care_unit_id, appointment_id, http, connectors, cancellationToken);
+        return TypedResults.Ok(AppointmentResponse.From(appointment, unit.TimeZone));
+    }
+
+    /// <summary>One appointment of the care unit, with the read in the audit scope (JSON and FHIR routes).</summary>
+    internal static async Task<(CareUnit Unit, Appointment Appointment)> ReadAsync(
+        string emr, string care_unit_id, string appointment_id, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
     {
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
         RequireWellFormed(appointment_id, "appointment_id");
         var appointment = await connectors.Require<IAppointmentBooking>(emr).GetAppointmentAsync(unit.Id, appointment_id, cancellationToken)
             ?? throw new VardbroException(ErrorCodes.NotFound, "No appointment with that id at this care unit.", "appointment_id", 404);
         Record(http, emr, appointment);
-        return TypedResults.Ok(AppointmentResponse.From(appointment, unit.TimeZone));
+        return (unit, appointment);
     }
 
     public static async Task<Created<AppointmentResponse[]>> BookAppointment(

@@ -103,6 +103,15 @@ public static class DocumentsEndpoints
     public static async Task<Ok<DocumentResponse[]>> ListDocuments(
         string emr, string care_unit_id, string patient_id, string? limit, string? cursor, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
     {
+        var (unit, _, page) = await ListAsync(emr, care_unit_id, patient_id, limit, cursor, http, connectors, time, cancellationToken);
+        Http.LinkNext(http, page.NextCursor);
+        return TypedResults.Ok(page.Items.Select(d => DocumentResponse.From(d, unit.TimeZone)).ToArray());
+    }
+
+    /// <summary>A page of the patient's documents, with the patient in the audit scope (JSON and FHIR routes).</summary>
+    internal static async Task<(CareUnit Unit, Patient Patient, DocumentPage Page)> ListAsync(
+        string emr, string care_unit_id, string patient_id, string? limit, string? cursor, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    {
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
         var pageSize = Http.Limit(limit);
         var patient = await PatientsEndpoints.RequireAsync(connectors, emr, unit, patient_id, time, cancellationToken);
@@ -113,8 +122,7 @@ public static class DocumentsEndpoints
         }
 
         var page = await connectors.Require<IDocuments>(emr).ListDocumentsAsync(unit.Id, patient.EmrId, pageSize, cursor, cancellationToken);
-        Http.LinkNext(http, page.NextCursor);
-        return TypedResults.Ok(page.Items.Select(d => DocumentResponse.From(d, unit.TimeZone)).ToArray());
+        return (unit, patient, page);
     }
 
     public static async Task<Ok<DocumentResponse>> GetDocument(
@@ -133,7 +141,8 @@ public static class DocumentsEndpoints
         return TypedResults.Stream(stream, document.Format, entityTag: new EntityTagHeaderValue($"\"{document.Sha256}\""));
     }
 
-    private static async Task<(CareUnit Unit, Patient Patient, DocumentInfo Document)> RequireDocumentAsync(
+    /// <summary>One document's metadata, with the read in the audit scope (JSON and FHIR routes).</summary>
+    internal static async Task<(CareUnit Unit, Patient Patient, DocumentInfo Document)> RequireDocumentAsync(
         string emr, string careUnitId, string patientId, string documentId, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
     {
         var unit = await CareUnits.RequireAsync(connectors, emr, careUnitId, cancellationToken);

@@ -21,8 +21,16 @@ public static class HealthcareServicesEndpoints
 
     public static async Task<Ok<HealthcareServiceResponse[]>> ListHealthcareServices(string emr, string care_unit_id, EmrConnectors connectors, CancellationToken cancellationToken)
     {
-        await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
-        var services = await connectors.Require<ICareUnitDirectory>(emr).ListHealthcareServicesAsync(care_unit_id, cancellationToken);
+        var (_, services) = await ListAsync(emr, care_unit_id, connectors, cancellationToken);
         return TypedResults.Ok(services.Select(HealthcareServiceResponse.From).ToArray());
+    }
+
+    /// <summary>The care unit's healthcare services (JSON and FHIR routes).</summary>
+    internal static async Task<(CareUnit Unit, IReadOnlyList<HealthcareService> Services)> ListAsync(
+        string emr, string care_unit_id, EmrConnectors connectors, CancellationToken cancellationToken)
+    {
+        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
+        var services = await connectors.Require<ICareUnitDirectory>(emr).ListHealthcareServicesAsync(care_unit_id, cancellationToken);
+        return (unit, services);
     }
 }

@@ -54,16 +54,32 @@ public static class MedicalNotesEndpoints
     public static async Task<Ok<MedicalNoteResponse[]>> ListNotes(
         string emr, string care_unit_id, string patient_id, string? limit, string? cursor, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
     {
+        var (unit, _, page) = await ListAsync(emr, care_unit_id, patient_id, limit, cursor, http, connectors, time, cancellationToken);
+        Http.LinkNext(http, page.NextCursor);
+        return TypedResults.Ok(page.Items.Select(n => MedicalNoteResponse.From(n, unit.TimeZone)).ToArray());
+    }
+
+    /// <summary>A page of the patient's notes, with the patient in the audit scope (JSON and FHIR routes).</summary>
+    internal static async Task<(CareUnit Unit, Patient Patient, MedicalNotePage Page)> ListAsync(
+        string emr, string care_unit_id, string patient_id, string? limit, string? cursor, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    {
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
         var pageSize = Http.Limit(limit);
         var patient = await PatientsEndpoints.RequireAsync(connectors, emr, unit, patient_id, time, cancellationToken);
         AuditScope.Of(http).AddPatient(Ids.VardbroPatientId(emr, patient.EmrId));
         var page = await connectors.Require<IMedicalNotes>(emr).ListNotesAsync(unit.Id, patient.EmrId, pageSize, Cursor(cursor), cancellationToken);
-        Http.LinkNext(http, page.NextCursor);
-        return TypedResults.Ok(page.Items.Select(n => MedicalNoteResponse.From(n, unit.TimeZone)).ToArray());
+        return (unit, patient, page);
     }
 
     public static async Task<Ok<MedicalNoteResponse>> GetNote(
+        string emr, string care_unit_id, string patient_id, string note_id, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var (unit, _, note) = await ReadAsync(emr, care_unit_id, patient_id, note_id, http, connectors, time, cancellationToken);
+        return TypedResults.Ok(MedicalNoteResponse.From(note, unit.TimeZone));
+    }
+
+    /// <summary>One note of the patient, with the read in the audit scope (JSON and FHIR routes).</summary>
+    internal static async Task<(CareUnit Unit, Patient Patient, MedicalNote Note)> ReadAsync(
         string emr, string care_unit_id, string patient_id, string note_id, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
     {
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
@@ -73,7 +89,7 @@ public static class MedicalNotesEndpoints
         var note = await connectors.Require<IMedicalNotes>(emr).GetNoteAsync(unit.Id, patient.EmrId, note_id, cancellationToken)
             ?? throw new VardbroException(ErrorCodes.NotFound, "No note with that id for this patient at this care unit.", "note_id", 404);
         audit.ResourceId = note.Id;
-        return TypedResults.Ok(MedicalNoteResponse.From(note, unit.TimeZone));
+        return (unit, patient, note);
     }
 
     public static async Task<Created<MedicalNoteResponse>> CreateNote(

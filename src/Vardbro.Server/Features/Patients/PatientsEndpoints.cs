@@ -40,6 +40,29 @@ public static class PatientsEndpoints
         EmrConnectors connectors,
         CancellationToken cancellationToken)
     {
+        var (unit, page) = await SearchAsync(emr, care_unit_id, first_name, last_name, birth_date, phone, email, limit, cursor, http, connectors, cancellationToken);
+        Http.LinkNext(http, page.NextCursor);
+        return TypedResults.Ok(page.Items.Select(x => PatientResponse.From(emr, x, unit.TimeZone)).ToArray());
+    }
+
+    /// <summary>
+    /// A patient search, checked and run, with every patient found in the audit scope: shared by the
+    /// JSON route and its FHIR twin, which only render the result differently.
+    /// </summary>
+    internal static async Task<(CareUnit Unit, PatientPage Page)> SearchAsync(
+        string emr,
+        string care_unit_id,
+        string? first_name,
+        string? last_name,
+        string? birth_date,
+        string? phone,
+        string? email,
+        string? limit,
+        string? cursor,
+        HttpContext http,
+        EmrConnectors connectors,
+        CancellationToken cancellationToken)
+    {
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
         var errors = new List<ApiError>();
         var first = Name(first_name, "first_name", errors);
@@ -66,27 +89,33 @@ public static class PatientsEndpoints
 
         var page = await connectors.Require<IPatientDirectory>(emr).SearchPatientsAsync(
             new PatientQuery(first, last, birthDate, normalizedPhone, normalizedEmail), pageSize, cursor, cancellationToken);
-        var result = page.Items.Select(x => PatientResponse.From(emr, x, unit.TimeZone)).ToArray();
         var audit = AuditScope.Of(http);
-        foreach (var patient in result)
+        foreach (var patient in page.Items)
         {
-            audit.AddPatient(patient.Id);
+            audit.AddPatient(Ids.VardbroPatientId(emr, patient.EmrId));
         }
 
-        Http.LinkNext(http, page.NextCursor);
-        return TypedResults.Ok(result);
+        return (unit, page);
     }
 
     public static async Task<Ok<PatientResponse>> GetPatient(
         string emr, string care_unit_id, string patient_id, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
     {
+        var (unit, patient) = await ReadAsync(emr, care_unit_id, patient_id, http, connectors, time, cancellationToken);
+        return TypedResults.Ok(PatientResponse.From(emr, patient, unit.TimeZone));
+    }
+
+    /// <summary>One patient by a path's typed id, with the read in the audit scope (JSON and FHIR routes).</summary>
+    internal static async Task<(CareUnit Unit, Patient Patient)> ReadAsync(
+        string emr, string care_unit_id, string patient_id, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    {
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
         var patient = await RequireAsync(connectors, emr, unit, patient_id, time, cancellationToken);
-        var response = PatientResponse.From(emr, patient, unit.TimeZone);
+        var id = Ids.VardbroPatientId(emr, patient.EmrId);
         var audit = AuditScope.Of(http);
-        audit.ResourceId = response.Id;
-        audit.AddPatient(response.Id);
-        return TypedResults.Ok(response);
+        audit.ResourceId = id;
+        audit.AddPatient(id);
+        return (unit, patient);
     }
 
     public static async Task<Results<Created<PatientResponse>, Ok<PatientResponse>>> CreatePatient(

@@ -28,18 +28,33 @@ public static class ResourcesEndpoints
 
     public static async Task<Ok<ResourceResponse[]>> ListResources(string emr, string care_unit_id, EmrConnectors connectors, CancellationToken cancellationToken)
     {
-        await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
-        var resources = await connectors.Require<ICareUnitDirectory>(emr).ListResourcesAsync(care_unit_id, cancellationToken);
+        var (_, resources) = await ListAsync(emr, care_unit_id, connectors, cancellationToken);
         return TypedResults.Ok(resources.Select(ResourceResponse.From).ToArray());
+    }
+
+    /// <summary>The care unit's resources (JSON and FHIR routes).</summary>
+    internal static async Task<(CareUnit Unit, IReadOnlyList<Resource> Resources)> ListAsync(string emr, string care_unit_id, EmrConnectors connectors, CancellationToken cancellationToken)
+    {
+        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
+        var resources = await connectors.Require<ICareUnitDirectory>(emr).ListResourcesAsync(care_unit_id, cancellationToken);
+        return (unit, resources);
     }
 
     public static async Task<Ok<ResourceResponse>> GetResource(
         string emr, string care_unit_id, string resource_id, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
     {
+        var (_, resource) = await ReadAsync(emr, care_unit_id, resource_id, connectors, time, cancellationToken);
+        return TypedResults.Ok(ResourceResponse.From(resource));
+    }
+
+    /// <summary>One resource by a path's typed id; 404 when absent (JSON and FHIR routes).</summary>
+    internal static async Task<(CareUnit Unit, Resource Resource)> ReadAsync(
+        string emr, string care_unit_id, string resource_id, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    {
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
         var resource = await FindAsync(connectors, emr, unit, resource_id, time, "resource_id", cancellationToken)
             ?? throw new VardbroException(ErrorCodes.NotFound, "No resource with that id at this care unit.", "resource_id", 404);
-        return TypedResults.Ok(ResourceResponse.From(resource));
+        return (unit, resource);
     }
 
     /// <summary>A resource of the care unit by a typed id; a malformed id is refused, an unknown one is null.</summary>

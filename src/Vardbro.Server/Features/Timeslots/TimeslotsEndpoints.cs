@@ -34,6 +34,22 @@ public static class TimeslotsEndpoints
         TimeProvider time,
         CancellationToken cancellationToken)
     {
+        var (unit, slots) = await ListAsync(emr, care_unit_id, start, end, resource_id, healthcare_service_id, connectors, time, cancellationToken);
+        return TypedResults.Ok(slots.Select(s => TimeslotResponse.From(s, unit.TimeZone)).ToArray());
+    }
+
+    /// <summary>The free timeslots a query asks for, checked and listed (JSON and FHIR routes).</summary>
+    internal static async Task<(CareUnit Unit, IReadOnlyList<Timeslot> Slots)> ListAsync(
+        string emr,
+        string care_unit_id,
+        string? start,
+        string? end,
+        string? resource_id,
+        string? healthcare_service_id,
+        EmrConnectors connectors,
+        TimeProvider time,
+        CancellationToken cancellationToken)
+    {
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
         var (from, to) = QueryRange.Read(start, end, time, MaxRangeDays);
         string? resourceId = null;
@@ -49,7 +65,7 @@ public static class TimeslotsEndpoints
 
         var slots = await connectors.Require<IScheduling>(emr).ListTimeslotsAsync(
             unit.Id, new TimeslotQuery(from, to, resourceId, string.IsNullOrEmpty(healthcare_service_id) ? null : healthcare_service_id), cancellationToken);
-        return TypedResults.Ok(slots.Select(s => TimeslotResponse.From(s, unit.TimeZone)).ToArray());
+        return (unit, slots);
     }
 }
 

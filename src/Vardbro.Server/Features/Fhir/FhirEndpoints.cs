@@ -1,0 +1,251 @@
+using Vardbro.Connectors;
+using Vardbro.Connectors.Fhir;
+using Vardbro.Server.Api;
+using Vardbro.Server.Audit;
+using Vardbro.Server.Emrs;
+using Vardbro.Server.Features.Appointments;
+using Vardbro.Server.Features.Documents;
+using Vardbro.Server.Features.HealthcareServices;
+using Vardbro.Server.Features.MedicalNotes;
+using Vardbro.Server.Features.Patients;
+using Vardbro.Server.Features.Resources;
+using Vardbro.Server.Features.Timeslots;
+using F = Hl7.Fhir.Model;
+
+namespace Vardbro.Server.Features.Fhir;
+
+/// <summary>
+/// The read routes of a care unit again, answered as FHIR R4 resources, for every connector. Each
+/// handler runs the same shared step as its JSON twin (validation, connector call, audit scope) and
+/// only renders the records with <see cref="FhirMapping"/>. Same parameters, errors, grants, paging
+/// and audit actions as the JSON route it mirrors.
+/// </summary>
+public static class FhirEndpoints
+{
+    public static void MapFhir(this IEndpointRouteBuilder careUnit)
+    {
+        var group = careUnit.MapGroup("").WithTags("FHIR");
+        group.MapGet("/", GetCareUnit)
+            .WithName("FhirGetCareUnit")
+            .WithSummary("The care unit as a FHIR Location.");
+        group.MapGet("/patients", SearchPatients)
+            .WithName("FhirSearchPatients")
+            .WithSummary("Patient search (the parameters of SearchPatients) as a FHIR searchset Bundle of Patient; paged with limit and cursor.")
+            .Audited("patient.search", "patient");
+        group.MapGet("/patients/{patient_id}", GetPatient)
+            .WithName("FhirGetPatient")
+            .WithSummary("One patient, by any typed id the EMR accepts, as a FHIR Patient (id: Vardbro's patient id).")
+            .Audited("patient.read", "patient");
+        group.MapGet("/resources", ListResources)
+            .WithName("FhirListResources")
+            .WithSummary("The care unit's resources as a FHIR searchset Bundle: Practitioner, Location (rooms) or Device (equipment).");
+        group.MapGet("/resources/{resource_id}", GetResource)
+            .WithName("FhirGetResource")
+            .WithSummary("One resource, by any typed id the EMR accepts, as a FHIR Practitioner, Location (room) or Device (equipment).");
+        group.MapGet("/healthcare-services", ListHealthcareServices)
+            .WithName("FhirListHealthcareServices")
+            .WithSummary("The care unit's healthcare services as a FHIR searchset Bundle of HealthcareService.");
+        group.MapGet("/timeslots", ListTimeslots)
+            .WithName("FhirListTimeslots")
+            .WithSummary("Free timeslots (the parameters of ListTimeslots) as a FHIR searchset Bundle of Slot.");
+        group.MapGet("/appointments", ListAppointments)
+            .WithName("FhirListAppointments")
+            .WithSummary("Appointments (the parameters of ListAppointments) as a FHIR searchset Bundle of Appointment; paged with limit and cursor.")
+            .Audited("appointment.list", "appointment");
+        group.MapGet("/appointments/{appointment_id}", GetAppointment)
+            .WithName("FhirGetAppointment")
+            .WithSummary("One appointment as a FHIR Appointment.")
+            .Audited("appointment.read", "appointment");
+        group.MapGet("/patients/{patient_id}/medical-notes", ListMedicalNotes)
+            .WithName("FhirListMedicalNotes")
+            .WithSummary("The patient's notes at this care unit as a FHIR searchset Bundle of DocumentReference, newest first; paged.")
+            .Audited("note.list", "medical_note");
+        group.MapGet("/patients/{patient_id}/medical-notes/{note_id}", GetMedicalNote)
+            .WithName("FhirGetMedicalNote")
+            .WithSummary("One note as a FHIR DocumentReference: the text as text/plain, the template's fields as application/json.")
+            .Audited("note.read", "medical_note");
+        group.MapGet("/patients/{patient_id}/documents", ListDocuments)
+            .WithName("FhirListDocuments")
+            .WithSummary("The patient's documents at this care unit as a FHIR searchset Bundle of DocumentReference, newest first; paged.")
+            .Audited("document.list", "document");
+        group.MapGet("/patients/{patient_id}/documents/{document_id}", GetDocument)
+            .WithName("FhirGetDocument")
+            .WithSummary("One document as a FHIR DocumentReference; its attachment url is the JSON API's content URL of the bytes.")
+            .Audited("document.read", "document");
+    }
+
+    public static async Task<FhirResult> GetCareUnit(string emr, string care_unit_id, EmrConnectors connectors, CancellationToken cancellationToken)
+    {
+        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
+        return new FhirResult(FhirMapping.ToFhir(unit, IdMap(emr)));
+    }
+
+    public static async Task<FhirResult> SearchPatients(
+        string emr,
+        string care_unit_id,
+        string? first_name,
+        string? last_name,
+        string? birth_date,
+        string? phone,
+        string? email,
+        string? limit,
+        string? cursor,
+        HttpContext http,
+        EmrConnectors connectors,
+        CancellationToken cancellationToken)
+    {
+        var (unit, page) = await PatientsEndpoints.SearchAsync(emr, care_unit_id, first_name, last_name, birth_date, phone, email, limit, cursor, http, connectors, cancellationToken);
+        var ids = IdMap(emr);
+        return Searchset(http, emr, unit, page.Items.Select(p => FhirMapping.ToFhir(Local(p, unit), ids)), page.NextCursor);
+    }
+
+    public static async Task<FhirResult> GetPatient(
+        string emr, string care_unit_id, string patient_id, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var (unit, patient) = await PatientsEndpoints.ReadAsync(emr, care_unit_id, patient_id, http, connectors, time, cancellationToken);
+        return new FhirResult(FhirMapping.ToFhir(Local(patient, unit), IdMap(emr)));
+    }
+
+    public static async Task<FhirResult> ListResources(string emr, string care_unit_id, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
+    {
+        var (unit, resources) = await ResourcesEndpoints.ListAsync(emr, care_unit_id, connectors, cancellationToken);
+        var ids = IdMap(emr);
+        return Searchset(http, emr, unit, resources.Select(r => FhirMapping.ToFhir(r, ids)), null);
+    }
+
+    public static async Task<FhirResult> GetResource(
+        string emr, string care_unit_id, string resource_id, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var (_, resource) = await ResourcesEndpoints.ReadAsync(emr, care_unit_id, resource_id, connectors, time, cancellationToken);
+        return new FhirResult(FhirMapping.ToFhir(resource, IdMap(emr)));
+    }
+
+    public static async Task<FhirResult> ListHealthcareServices(string emr, string care_unit_id, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
+    {
+        var (unit, services) = await HealthcareServicesEndpoints.ListAsync(emr, care_unit_id, connectors, cancellationToken);
+        var ids = IdMap(emr);
+        return Searchset(http, emr, unit, services.Select(s => FhirMapping.ToFhir(s, ids)), null);
+    }
+
+    public static async Task<FhirResult> ListTimeslots(
+        string emr,
+        string care_unit_id,
+        string? start,
+        string? end,
+        string? resource_id,
+        string? healthcare_service_id,
+        HttpContext http,
+        EmrConnectors connectors,
+        TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        var (unit, slots) = await TimeslotsEndpoints.ListAsync(emr, care_unit_id, start, end, resource_id, healthcare_service_id, connectors, time, cancellationToken);
+        var ids = IdMap(emr);
+        return Searchset(http, emr, unit, slots.Select(s => FhirMapping.ToFhir(s with { Start = Http.Local(s.Start, unit.TimeZone), End = Http.Local(s.End, unit.TimeZone) }, ids)), null);
+    }
+
+    public static async Task<FhirResult> ListAppointments(
+        string emr,
+        string care_unit_id,
+        string? patient_id,
+        string? resource_id,
+        string? start,
+        string? end,
+        string? status,
+        string? limit,
+        string? cursor,
+        HttpContext http,
+        EmrConnectors connectors,
+        TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        var (unit, page) = await AppointmentsEndpoints.ListAsync(emr, care_unit_id, patient_id, resource_id, start, end, status, limit, cursor, http, connectors, time, cancellationToken);
+        var ids = IdMap(emr);
+        return Searchset(http, emr, unit, page.Items.Select(a => FhirMapping.ToFhir(Local(a, unit), ids)), page.NextCursor);
+    }
+
+    public static async Task<FhirResult> GetAppointment(
+        string emr, string care_unit_id, string appointment_id, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
+    {
+        var (unit, appointment) = await AppointmentsEndpoints.ReadAsync(emr, care_unit_id, appointment_id, http, connectors, cancellationToken);
+        return new FhirResult(FhirMapping.ToFhir(Local(appointment, unit), IdMap(emr)));
+    }
+
+    public static async Task<FhirResult> ListMedicalNotes(
+        string emr, string care_unit_id, string patient_id, string? limit, string? cursor, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var (unit, _, page) = await MedicalNotesEndpoints.ListAsync(emr, care_unit_id, patient_id, limit, cursor, http, connectors, time, cancellationToken);
+        var ids = IdMap(emr);
+        return Searchset(http, emr, unit, page.Items.Select(n => FhirMapping.ToFhir(Local(n, unit), ids)), page.NextCursor);
+    }
+
+    public static async Task<FhirResult> GetMedicalNote(
+        string emr, string care_unit_id, string patient_id, string note_id, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var (unit, _, note) = await MedicalNotesEndpoints.ReadAsync(emr, care_unit_id, patient_id, note_id, http, connectors, time, cancellationToken);
+        return new FhirResult(FhirMapping.ToFhir(Local(note, unit), IdMap(emr)));
+    }
+
+    public static async Task<FhirResult> ListDocuments(
+        string emr, string care_unit_id, string patient_id, string? limit, string? cursor, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var (unit, patient, page) = await DocumentsEndpoints.ListAsync(emr, care_unit_id, patient_id, limit, cursor, http, connectors, time, cancellationToken);
+        var ids = IdMap(emr);
+        return Searchset(http, emr, unit, page.Items.Select(d => Document(http, emr, unit, patient, d, ids)), page.NextCursor);
+    }
+
+    public static async Task<FhirResult> GetDocument(
+        string emr, string care_unit_id, string patient_id, string document_id, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var (unit, patient, document) = await DocumentsEndpoints.RequireDocumentAsync(emr, care_unit_id, patient_id, document_id, http, connectors, time, cancellationToken);
+        return new FhirResult(Document(http, emr, unit, patient, document, IdMap(emr)));
+    }
+
+    // ---- rendering ----------------------------------------------------------------------------
+
+    /// <summary>FHIR ids of this EMR's records: a patient is known by Vardbro's own patient id.</summary>
+    private static FhirIdMap IdMap(string emr) => FhirIdMap.Output(emr, emrId => Ids.VardbroPatientId(emr, emrId));
+
+    /// <summary>
+    /// A searchset of one page. Its <c>next</c> link is the same request with the next cursor (absolute),
+    /// also announced in the <c>Link</c> header exactly as the JSON routes do.
+    /// </summary>
+    private static FhirResult Searchset(HttpContext http, string emr, CareUnit unit, IEnumerable<F.Resource> resources, string? nextCursor)
+    {
+        Http.LinkNext(http, nextCursor);
+        var origin = Origin(http);
+        var request = http.Request;
+        var self = origin + request.PathBase + request.Path + request.QueryString;
+        var next = Http.NextPageUrl(http, nextCursor) is { } url ? origin + url : null;
+        var fullUrlBase = $"{origin}{request.PathBase}/api/fhir/emrs/{Uri.EscapeDataString(emr)}/care-units/{Uri.EscapeDataString(unit.Id)}/";
+        return new FhirResult(FhirMapping.Searchset(resources, self, next, fullUrlBase));
+    }
+
+    /// <summary>A document's reference; its attachment points at the JSON API's content URL of the bytes.</summary>
+    private static F.DocumentReference Document(HttpContext http, string emr, CareUnit unit, Patient patient, DocumentInfo document, FhirIdMap ids)
+    {
+        var contentUrl = $"{Origin(http)}{http.Request.PathBase}/api/emrs/{Uri.EscapeDataString(emr)}/care-units/{Uri.EscapeDataString(unit.Id)}"
+            + $"/patients/emr_id:{Uri.EscapeDataString(patient.EmrId)}/documents/{Uri.EscapeDataString(document.Id)}/content";
+        return FhirMapping.ToFhir(document with { CreatedAt = Http.Local(document.CreatedAt, unit.TimeZone) }, ids, contentUrl);
+    }
+
+    private static string Origin(HttpContext http) => $"{http.Request.Scheme}://{http.Request.Host}";
+
+    // Instants are shown with the care unit's offset, as in the JSON routes.
+    private static Patient Local(Patient x, CareUnit unit) =>
+        x with { CreatedAt = Http.Local(x.CreatedAt, unit.TimeZone), UpdatedAt = Http.Local(x.UpdatedAt, unit.TimeZone) };
+
+    private static Appointment Local(Appointment x, CareUnit unit) => x with
+    {
+        Start = Http.Local(x.Start, unit.TimeZone),
+        End = Http.Local(x.End, unit.TimeZone),
+        CreatedAt = Http.Local(x.CreatedAt, unit.TimeZone),
+        UpdatedAt = Http.Local(x.UpdatedAt, unit.TimeZone),
+    };
+
+    private static MedicalNote Local(MedicalNote x, CareUnit unit) => x with
+    {
+        CreatedAt = Http.Local(x.CreatedAt, unit.TimeZone),
+        SignedAt = x.SignedAt is { } signed ? Http.Local(signed, unit.TimeZone) : null,
+    };
+}
