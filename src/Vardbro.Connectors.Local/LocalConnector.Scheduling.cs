@@ -32,7 +32,7 @@ public sealed partial class LocalConnector
     {
         ArgumentNullException.ThrowIfNull(schedule);
         var zone = await ZoneAsync(careUnitId, cancellationToken);
-        var serviceIds = await Services.Where(x => x.CareUnitId == careUnitId).Select(x => x.Id).ToListAsync(cancellationToken);
+        var serviceIds = (await ListHealthcareServicesAsync(careUnitId, cancellationToken)).Select(x => x.Id).ToList();
         for (var i = 0; i < schedule.HealthcareServiceIds.Count; i++)
         {
             if (!serviceIds.Contains(schedule.HealthcareServiceIds[i]))
@@ -162,7 +162,7 @@ public sealed partial class LocalConnector
     {
         var zone = await ZoneAsync(careUnitId, cancellationToken);
         var now = Now();
-        var services = await Services.Where(x => x.CareUnitId == careUnitId).ToDictionaryAsync(x => x.Id, x => x.DurationMinutes, cancellationToken);
+        var services = (await ListHealthcareServicesAsync(careUnitId, cancellationToken)).ToDictionary(x => x.Id, x => x.DurationMinutes, StringComparer.Ordinal);
         if (services.Count == 0)
         {
             return [];
@@ -312,7 +312,8 @@ public sealed partial class LocalConnector
     public async Task<Booking> BookAsync(string careUnitId, NewAppointment appointment, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(appointment);
-        var unit = await CareUnits.FirstAsync(x => x.Id == careUnitId, cancellationToken);
+        var unit = await GetCareUnitAsync(careUnitId, cancellationToken)
+            ?? throw new VardbroException(ErrorCodes.NotFound, "No care unit with that id in this EMR.", "care_unit_id", 404);
         var start = appointment.Start.ToUniversalTime();
         var end = appointment.End.ToUniversalTime();
 
@@ -566,9 +567,9 @@ public sealed partial class LocalConnector
 
     private async Task<TimeZoneInfo> ZoneAsync(string careUnitId, CancellationToken cancellationToken)
     {
-        var zone = await CareUnits.Where(x => x.Id == careUnitId).Select(x => x.TimeZone).FirstOrDefaultAsync(cancellationToken)
+        var unit = await GetCareUnitAsync(careUnitId, cancellationToken)
             ?? throw new VardbroException(ErrorCodes.NotFound, "No care unit with that id in this EMR.", "care_unit_id", 404);
-        return TimeZones.Find(zone);
+        return TimeZones.Find(unit.TimeZone);
     }
 
     private static string[] ServiceList(string ids) =>
