@@ -361,6 +361,30 @@ public sealed partial class LocalConnector(DbContext db, string emr, TimeProvide
         }
 
         var keys = rows.ConvertAll(x => x.Key);
+        if (SqliteStatements.For(db, """
+            SELECT "PatientKey", "Kind", "Value", "Position" FROM "local_patient_contacts"
+            WHERE "PatientKey" IN (SELECT value FROM json_each(@p0))
+            """, JsonSerializer.Serialize(keys)) is { } prepared)
+        {
+            // One statement for any page size (EF Core writes one parameter per key, so a new SQL text per count).
+            var found = new List<PatientContactRow>();
+            await using (var reader = await prepared.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    found.Add(new PatientContactRow { PatientKey = reader.GetInt64(0), Kind = reader.GetString(1), Value = reader.GetString(2), Normalized = "", Position = reader.GetInt32(3) });
+                }
+            }
+
+            var byKey = found.ToLookup(c => c.PatientKey);
+            foreach (var row in rows)
+            {
+                row.Contacts = [.. byKey[row.Key]];
+            }
+
+            return;
+        }
+
         var contacts = await db.Set<PatientContactRow>().AsNoTracking()
             .Where(c => keys.Contains(c.PatientKey))
             .ToListAsync(cancellationToken);
