@@ -420,6 +420,13 @@ public sealed partial class LocalConnector
             row.ConfirmationExpiresAt = now + ConfirmationWindow;
         }
 
+        // Under contention most losers arrive after the winner committed: they are answered without
+        // queueing for the write lock. The check under the lock below is the one that decides.
+        if (await OverlapsActiveAsync(resourceId, start, end, ignoring: null, cancellationToken))
+        {
+            throw SlotTaken();
+        }
+
         await SerializedWrites.RunAsync(db, ResourceLock(resourceId), async () =>
         {
             if (await OverlapsActiveAsync(resourceId, start, end, ignoring: null, cancellationToken))
