@@ -10,13 +10,15 @@
 #   --postgres    PostgreSQL 15 via .ci/postgres.sh (a fresh database, dropped afterwards) instead of SQLite
 #   --patients N  patients to load (default 100,000; 10,000 with --quick)
 #   --keep        keep the work directory (database, data files, logs, raw wrk output)
+#   --label L     add -L to the result file's name (e.g. --label after); an existing file is never
+#                 overwritten: a second run of the day gets -run2, -run3, ...
 #
 # Needs: the .NET SDK, wrk, curl; sqlite3/psql are used for counting when present.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-quick=0 postgres=0 patients="" keep=0
+quick=0 postgres=0 patients="" keep=0 label=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -24,12 +26,15 @@ while [ $# -gt 0 ]; do
     --patients) patients="${2:?--patients needs a number}"; shift ;;
     --patients=*) patients="${1#*=}" ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --label) label="${2:?--label needs a name}"; shift ;;
+    --label=*) label="${1#*=}" ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
 
+[[ -z "$label" || "$label" =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "--label takes letters, digits, '.', '_' and '-'" >&2; exit 2; }
 default_patients=$([ $quick = 1 ] && echo 10000 || echo 100000)
 patients="${patients:-$default_patients}"
 [[ "$patients" =~ ^[0-9]+$ ]] && [ "$patients" -ge 100 ] || { echo "--patients must be a number >= 100" >&2; exit 2; }
@@ -287,7 +292,10 @@ suffix=""
 [ $quick = 1 ] && suffix="$suffix-quick"
 [ "$patients" != "$default_patients" ] && suffix="$suffix-${patients}p"
 mkdir -p "$here/results"
+[ -n "$label" ] && suffix="-$label$suffix"
 result_file="$here/results/$(date +%F)$suffix.md"
+n=2
+while [ -e "$result_file" ]; do result_file="$here/results/$(date +%F)$suffix-run$n.md"; n=$((n + 1)); done
 
 audited_names=("GET patient by emr_id" "GET patient by se_personal_number" "search by last_name prefix" "POST appointment (contention)" "POST patient")
 total_responses=0 total_sent=0 total_audited=0 audit_ok=1

@@ -32,7 +32,7 @@ public sealed partial class LocalConnector
     {
         ArgumentNullException.ThrowIfNull(schedule);
         var zone = await ZoneAsync(careUnitId, cancellationToken);
-        var serviceIds = await Services.Where(x => x.CareUnitId == careUnitId).Select(x => x.Id).ToListAsync(cancellationToken);
+        var serviceIds = (await ListHealthcareServicesAsync(careUnitId, cancellationToken)).Select(x => x.Id).ToList();
         for (var i = 0; i < schedule.HealthcareServiceIds.Count; i++)
         {
             if (!serviceIds.Contains(schedule.HealthcareServiceIds[i]))
@@ -162,36 +162,49 @@ public sealed partial class LocalConnector
     {
         var zone = await ZoneAsync(careUnitId, cancellationToken);
         var now = Now();
-        var services = await Services.Where(x => x.CareUnitId == careUnitId).ToDictionaryAsync(x => x.Id, x => x.DurationMinutes, cancellationToken);
+        var services = (await ListHealthcareServicesAsync(careUnitId, cancellationToken)).ToDictionary(x => x.Id, x => x.DurationMinutes, StringComparer.Ordinal);
         if (services.Count == 0)
         {
             return [];
         }
 
         var longest = TimeSpan.FromMinutes(services.Values.Max());
-        var schedules = Schedules.Where(x => x.CareUnitId == careUnitId);
+        List<ScheduleRow> scheduleRows;
         if (resourceId is not null)
         {
-            schedules = schedules.Where(x => x.ResourceId == resourceId);
+            scheduleRows = await ToListAsync(SchedulesOfResource(db, emr, careUnitId, resourceId), cancellationToken);
+        }
+        else
+        {
+            scheduleRows = await Schedules.Where(x => x.CareUnitId == careUnitId).ToListAsync(cancellationToken);
         }
 
-        var scheduleRows = await schedules.ToListAsync(cancellationToken);
         var busy = new Dictionary<string, List<(DateTimeOffset Start, DateTimeOffset End)>>(StringComparer.Ordinal);
         if (freeOnly)
         {
             var until = to + longest;
-            var appointments = ActiveAt(Appointments.AsNoTracking(), now).Where(a => a.CareUnitId == careUnitId && a.StartUtc < until && a.EndUtc > from);
-            if (resourceId is not null)
+            List<BusyTime> taken;
+            if (resourceId is not null && ignoring is null)
             {
-                appointments = appointments.Where(a => a.ResourceId == resourceId);
+                taken = await ToListAsync(ActiveOfResource(db, emr, careUnitId, resourceId, now, from, until), cancellationToken);
+            }
+            else
+            {
+                var appointments = ActiveAt(Appointments.AsNoTracking(), now).Where(a => a.CareUnitId == careUnitId && a.StartUtc < until && a.EndUtc > from);
+                if (resourceId is not null)
+                {
+                    appointments = appointments.Where(a => a.ResourceId == resourceId);
+                }
+
+                if (ignoring is not null)
+                {
+                    appointments = appointments.Where(a => a.Id != ignoring);
+                }
+
+                taken = await appointments.Select(a => new BusyTime(a.ResourceId, a.StartUtc, a.EndUtc)).ToListAsync(cancellationToken);
             }
 
-            if (ignoring is not null)
-            {
-                appointments = appointments.Where(a => a.Id != ignoring);
-            }
-
-            foreach (var a in await appointments.Select(a => new { a.ResourceId, a.StartUtc, a.EndUtc }).ToListAsync(cancellationToken))
+            foreach (var a in taken)
             {
                 if (!busy.TryGetValue(a.ResourceId, out var list))
                 {
@@ -246,6 +259,40 @@ public sealed partial class LocalConnector
         });
         return slots;
     }
+
+    // The reads of one resource's timeslots, the commonest query shape (GET …/timeslots?resource_id=,
+    // every booking): compiled once instead of translated from LINQ on every request.
+    private static readonly Func<DbContext, string, string, string, IAsyncEnumerable<ScheduleRow>> SchedulesOfResource =
+        EF.CompileAsyncQuery((DbContext db, string emr, string careUnitId, string resourceId) =>
+            db.Set<ScheduleRow>().AsNoTracking().Where(x => x.Emr == emr && x.CareUnitId == careUnitId && x.ResourceId == resourceId));
+
+    private static readonly Func<DbContext, string, string, string, DateTimeOffset, DateTimeOffset, DateTimeOffset, IAsyncEnumerable<BusyTime>> ActiveOfResource =
+        EF.CompileAsyncQuery((DbContext db, string emr, string careUnitId, string resourceId, DateTimeOffset now, DateTimeOffset from, DateTimeOffset until) =>
+            db.Set<AppointmentRow>().AsNoTracking()
+                .Where(a => a.Emr == emr && a.CareUnitId == careUnitId && a.ResourceId == resourceId && a.StartUtc < until && a.EndUtc > from)
+                .Where(a => a.Status == AppointmentStatuses.Booked
+                    || (a.Status == AppointmentStatuses.AwaitingConfirmation && a.ConfirmationExpiresAt > now))
+                .Select(a => new BusyTime(a.ResourceId, a.StartUtc, a.EndUtc)));
+
+    private static readonly Func<DbContext, string, string, DateTimeOffset, DateTimeOffset, DateTimeOffset, CancellationToken, Task<bool>> AnyActiveOverlap =
+        EF.CompileAsyncQuery((DbContext db, string emr, string resourceId, DateTimeOffset now, DateTimeOffset start, DateTimeOffset end, CancellationToken _) =>
+            db.Set<AppointmentRow>().AsNoTracking()
+                .Where(a => a.Emr == emr && a.ResourceId == resourceId && a.StartUtc < end && a.EndUtc > start)
+                .Any(a => a.Status == AppointmentStatuses.Booked
+                    || (a.Status == AppointmentStatuses.AwaitingConfirmation && a.ConfirmationExpiresAt > now)));
+
+    private static async Task<List<T>> ToListAsync<T>(IAsyncEnumerable<T> rows, CancellationToken cancellationToken)
+    {
+        var list = new List<T>();
+        await foreach (var row in rows.WithCancellation(cancellationToken))
+        {
+            list.Add(row);
+        }
+
+        return list;
+    }
+
+    private sealed record BusyTime(string ResourceId, DateTimeOffset StartUtc, DateTimeOffset EndUtc);
 
     // ---- appointments -------------------------------------------------------------------------
 
@@ -312,7 +359,8 @@ public sealed partial class LocalConnector
     public async Task<Booking> BookAsync(string careUnitId, NewAppointment appointment, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(appointment);
-        var unit = await CareUnits.FirstAsync(x => x.Id == careUnitId, cancellationToken);
+        var unit = await GetCareUnitAsync(careUnitId, cancellationToken)
+            ?? throw new VardbroException(ErrorCodes.NotFound, "No care unit with that id in this EMR.", "care_unit_id", 404);
         var start = appointment.Start.ToUniversalTime();
         var end = appointment.End.ToUniversalTime();
 
@@ -370,6 +418,13 @@ public sealed partial class LocalConnector
             row.Status = AppointmentStatuses.AwaitingConfirmation;
             row.ConfirmationCodeHash = CodeHash(row.Id, code);
             row.ConfirmationExpiresAt = now + ConfirmationWindow;
+        }
+
+        // Under contention most losers arrive after the winner committed: they are answered without
+        // queueing for the write lock. The check under the lock below is the one that decides.
+        if (await OverlapsActiveAsync(resourceId, start, end, ignoring: null, cancellationToken))
+        {
+            throw SlotTaken();
         }
 
         await SerializedWrites.RunAsync(db, ResourceLock(resourceId), async () =>
@@ -523,13 +578,15 @@ public sealed partial class LocalConnector
     private async Task<bool> OverlapsActiveAsync(string resourceId, DateTimeOffset start, DateTimeOffset end, string? ignoring, CancellationToken cancellationToken)
     {
         var now = Now();
-        var overlapping = ActiveAt(Appointments.AsNoTracking(), now).Where(a => a.ResourceId == resourceId && a.StartUtc < end && a.EndUtc > start);
-        if (ignoring is not null)
+        if (ignoring is null)
         {
-            overlapping = overlapping.Where(a => a.Id != ignoring);
+            // Runs under the write lock of every booking: compiled, so the lock is held for less.
+            return await AnyActiveOverlap(db, emr, resourceId, now, start, end, cancellationToken);
         }
 
-        return await overlapping.AnyAsync(cancellationToken);
+        return await ActiveAt(Appointments.AsNoTracking(), now)
+            .Where(a => a.ResourceId == resourceId && a.StartUtc < end && a.EndUtc > start && a.Id != ignoring)
+            .AnyAsync(cancellationToken);
     }
 
     /// <summary>Appointments that hold their slot: booked, or awaiting a confirmation that has not expired.</summary>
@@ -566,9 +623,9 @@ public sealed partial class LocalConnector
 
     private async Task<TimeZoneInfo> ZoneAsync(string careUnitId, CancellationToken cancellationToken)
     {
-        var zone = await CareUnits.Where(x => x.Id == careUnitId).Select(x => x.TimeZone).FirstOrDefaultAsync(cancellationToken)
+        var unit = await GetCareUnitAsync(careUnitId, cancellationToken)
             ?? throw new VardbroException(ErrorCodes.NotFound, "No care unit with that id in this EMR.", "care_unit_id", 404);
-        return TimeZones.Find(zone);
+        return TimeZones.Find(unit.TimeZone);
     }
 
     private static string[] ServiceList(string ids) =>

@@ -12,7 +12,7 @@ namespace Vardbro.Connectors.Local;
 /// <summary>
 /// The built-in EHR: one instance per request and EMR code, over the server's database.
 /// </summary>
-public sealed partial class LocalConnector(DbContext db, string emr, TimeProvider time, IBlobStore? blobs = null)
+public sealed partial class LocalConnector(DbContext db, string emr, TimeProvider time, IBlobStore? blobs = null, LocalMasterDataCache? cache = null)
     : ICareUnitDirectory, IPatientDirectory, IMasterDataAdmin, IHealthProbe, IScheduling, IAppointmentBooking
 {
     /// <summary>
@@ -35,16 +35,20 @@ public sealed partial class LocalConnector(DbContext db, string emr, TimeProvide
     public async Task<IReadOnlyList<CareUnit>> ListCareUnitsAsync(CancellationToken cancellationToken) =>
         (await CareUnits.OrderBy(x => x.Id).ToListAsync(cancellationToken)).ConvertAll(ToRecord);
 
-    public async Task<CareUnit?> GetCareUnitAsync(string careUnitId, CancellationToken cancellationToken)
-    {
-        var row = await CareUnits.FirstOrDefaultAsync(x => x.Id == careUnitId, cancellationToken);
-        return row is null ? null : ToRecord(row);
-    }
+    public Task<CareUnit?> GetCareUnitAsync(string careUnitId, CancellationToken cancellationToken) =>
+        Cached("care_unit", careUnitId, async () =>
+        {
+            var row = await CareUnits.FirstOrDefaultAsync(x => x.Id == careUnitId, cancellationToken);
+            return row is null ? null : ToRecord(row);
+        });
 
     public async Task<IReadOnlyList<Resource>> ListResourcesAsync(string careUnitId, CancellationToken cancellationToken) =>
         (await Resources.Where(x => x.CareUnitId == careUnitId).OrderBy(x => x.Id).ToListAsync(cancellationToken)).ConvertAll(ToRecord);
 
-    public async Task<Resource?> FindResourceAsync(string careUnitId, TypedId resourceId, CancellationToken cancellationToken)
+    public Task<Resource?> FindResourceAsync(string careUnitId, TypedId resourceId, CancellationToken cancellationToken) =>
+        Cached("resource", $"{careUnitId}\n{resourceId}", () => LoadResourceAsync(careUnitId, resourceId, cancellationToken));
+
+    private async Task<Resource?> LoadResourceAsync(string careUnitId, TypedId resourceId, CancellationToken cancellationToken)
     {
         var inUnit = Resources.Where(x => x.CareUnitId == careUnitId);
         var query = resourceId.Type switch
@@ -58,13 +62,35 @@ public sealed partial class LocalConnector(DbContext db, string emr, TimeProvide
         return row is null ? null : ToRecord(row);
     }
 
-    public async Task<IReadOnlyList<HealthcareService>> ListHealthcareServicesAsync(string careUnitId, CancellationToken cancellationToken) =>
-        (await Services.Where(x => x.CareUnitId == careUnitId).OrderBy(x => x.Id).ToListAsync(cancellationToken)).ConvertAll(ToRecord);
+    public Task<IReadOnlyList<HealthcareService>> ListHealthcareServicesAsync(string careUnitId, CancellationToken cancellationToken) =>
+        Cached<IReadOnlyList<HealthcareService>>("services", careUnitId, async () =>
+            (await Services.Where(x => x.CareUnitId == careUnitId).OrderBy(x => x.Id).ToListAsync(cancellationToken)).ConvertAll(ToRecord));
+
+    private Task<T> Cached<T>(string kind, string key, Func<Task<T>> load) =>
+        cache is null ? load() : cache.GetAsync(emr, kind, key, load);
+
+    /// <summary>Runs a change of master data; once it is committed, the cache forgets what it held.</summary>
+    private async Task<T> ChangingMasterDataAsync<T>(Func<Task<T>> change)
+    {
+        try
+        {
+            return await change();
+        }
+        finally
+        {
+            cache?.Invalidate();
+        }
+    }
 
     // ---- patients -------------------------------------------------------------------------
 
     public async Task<Patient?> FindPatientAsync(TypedId patientId, CancellationToken cancellationToken)
     {
+        if (PatientColumn(patientId.Type) is { } column && SqliteStatements.Apply(db))
+        {
+            return await FindPatientPreparedAsync(column, patientId.Value, cancellationToken);
+        }
+
         var query = ByTypedId(Patients, patientId);
         if (query is null)
         {
@@ -236,6 +262,69 @@ public sealed partial class LocalConnector(DbContext db, string emr, TimeProvide
         }
     }
 
+    private static string? PatientColumn(IdType type) => type switch
+    {
+        IdType.EmrId => nameof(PatientRow.EmrId),
+        IdType.SePersonalNumber => nameof(PatientRow.SePersonalNumber),
+        IdType.NoPersonalNumber => nameof(PatientRow.NoPersonalNumber),
+        IdType.NhsNumber => nameof(PatientRow.NhsNumber),
+        _ => null,
+    };
+
+    /// <summary><see cref="FindPatientAsync"/> with statements prepared once per connection (see <see cref="SqliteStatements"/>).</summary>
+    private async Task<Patient?> FindPatientPreparedAsync(string column, string value, CancellationToken cancellationToken)
+    {
+        var byId = SqliteStatements.For(db, $"""
+            SELECT "Key", "EmrId", "CareUnitId", "FirstName", "LastName", "BirthDate", "Gender", "SePersonalNumber", "NoPersonalNumber",
+                   "NhsNumber", "ExternalId", "Street", "PostalCode", "City", "Country", "CreatedAt", "UpdatedAt"
+            FROM "local_patients" WHERE "Emr" = @p0 AND "{column}" = @p1 LIMIT 1
+            """, emr, value)!;
+        long key;
+        Patient patient;
+        await using (var reader = await byId.ExecuteReaderAsync(cancellationToken))
+        {
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return null;
+            }
+
+            string? Text(int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
+            key = reader.GetInt64(0);
+            var address = reader.IsDBNull(11) && reader.IsDBNull(12) && reader.IsDBNull(13) && reader.IsDBNull(14)
+                ? null
+                : new PostalAddress(Text(11), Text(12), Text(13), Text(14));
+            patient = new Patient(
+                reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetFieldValue<DateOnly>(5), Text(6), Text(7), Text(8), Text(9), Text(10),
+                [], [], address,
+                SqliteStatements.Read<DateTimeOffset>(db, typeof(PatientRow), nameof(PatientRow.CreatedAt), reader.GetValue(15)),
+                SqliteStatements.Read<DateTimeOffset>(db, typeof(PatientRow), nameof(PatientRow.UpdatedAt), reader.GetValue(16)));
+        }
+
+        var contacts = SqliteStatements.For(db, """
+            SELECT "Kind", "Value" FROM "local_patient_contacts" WHERE "PatientKey" = @p0 ORDER BY "Position", "Key"
+            """, key)!;
+        var phones = new List<string>();
+        var emails = new List<string>();
+        await using (var reader = await contacts.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var kind = reader.GetString(0);
+                if (kind == LocalEhrModel.Phone)
+                {
+                    phones.Add(reader.GetString(1));
+                }
+                else if (kind == LocalEhrModel.Email)
+                {
+                    emails.Add(reader.GetString(1));
+                }
+            }
+        }
+
+        return patient with { Phones = phones, Emails = emails };
+    }
+
     private static IQueryable<PatientRow>? ByTypedId(IQueryable<PatientRow> rows, TypedId id) => id.Type switch
     {
         IdType.EmrId => rows.Where(x => x.EmrId == id.Value),
@@ -272,6 +361,30 @@ public sealed partial class LocalConnector(DbContext db, string emr, TimeProvide
         }
 
         var keys = rows.ConvertAll(x => x.Key);
+        if (SqliteStatements.For(db, """
+            SELECT "PatientKey", "Kind", "Value", "Position" FROM "local_patient_contacts"
+            WHERE "PatientKey" IN (SELECT value FROM json_each(@p0))
+            """, JsonSerializer.Serialize(keys)) is { } prepared)
+        {
+            // One statement for any page size (EF Core writes one parameter per key, so a new SQL text per count).
+            var found = new List<PatientContactRow>();
+            await using (var reader = await prepared.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    found.Add(new PatientContactRow { PatientKey = reader.GetInt64(0), Kind = reader.GetString(1), Value = reader.GetString(2), Normalized = "", Position = reader.GetInt32(3) });
+                }
+            }
+
+            var byKey = found.ToLookup(c => c.PatientKey);
+            foreach (var row in rows)
+            {
+                row.Contacts = [.. byKey[row.Key]];
+            }
+
+            return;
+        }
+
         var contacts = await db.Set<PatientContactRow>().AsNoTracking()
             .Where(c => keys.Contains(c.PatientKey))
             .ToListAsync(cancellationToken);
@@ -320,7 +433,10 @@ public sealed partial class LocalConnector(DbContext db, string emr, TimeProvide
 
     // ---- master data -------------------------------------------------------------------------
 
-    public async Task<CareUnit> CreateCareUnitAsync(NewCareUnit careUnit, CancellationToken cancellationToken)
+    public Task<CareUnit> CreateCareUnitAsync(NewCareUnit careUnit, CancellationToken cancellationToken) =>
+        ChangingMasterDataAsync(() => CreateCareUnitCoreAsync(careUnit, cancellationToken));
+
+    private async Task<CareUnit> CreateCareUnitCoreAsync(NewCareUnit careUnit, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(careUnit);
         return await SerializedWrites.RunAsync(db, $"master/{emr}", async () =>
@@ -338,7 +454,10 @@ public sealed partial class LocalConnector(DbContext db, string emr, TimeProvide
         }, cancellationToken);
     }
 
-    public async Task<CareUnit?> UpdateCareUnitAsync(NewCareUnit careUnit, CancellationToken cancellationToken)
+    public Task<CareUnit?> UpdateCareUnitAsync(NewCareUnit careUnit, CancellationToken cancellationToken) =>
+        ChangingMasterDataAsync(() => UpdateCareUnitCoreAsync(careUnit, cancellationToken));
+
+    private async Task<CareUnit?> UpdateCareUnitCoreAsync(NewCareUnit careUnit, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(careUnit);
         var row = await db.Set<CareUnitRow>().FirstOrDefaultAsync(x => x.Emr == emr && x.Id == careUnit.Id, cancellationToken);
@@ -356,7 +475,10 @@ public sealed partial class LocalConnector(DbContext db, string emr, TimeProvide
         return ToRecord(row);
     }
 
-    public async Task<bool> DeleteCareUnitAsync(string careUnitId, CancellationToken cancellationToken) =>
+    public Task<bool> DeleteCareUnitAsync(string careUnitId, CancellationToken cancellationToken) =>
+        ChangingMasterDataAsync(() => DeleteCareUnitCoreAsync(careUnitId, cancellationToken));
+
+    private async Task<bool> DeleteCareUnitCoreAsync(string careUnitId, CancellationToken cancellationToken) =>
         await SerializedWrites.RunAsync(db, $"master/{emr}", async () =>
         {
             if (!await CareUnits.AnyAsync(x => x.Id == careUnitId, cancellationToken))
@@ -375,7 +497,10 @@ public sealed partial class LocalConnector(DbContext db, string emr, TimeProvide
             return true;
         }, cancellationToken);
 
-    public async Task<Resource> CreateResourceAsync(string careUnitId, NewResource resource, CancellationToken cancellationToken)
+    public Task<Resource> CreateResourceAsync(string careUnitId, NewResource resource, CancellationToken cancellationToken) =>
+        ChangingMasterDataAsync(() => CreateResourceCoreAsync(careUnitId, resource, cancellationToken));
+
+    private async Task<Resource> CreateResourceCoreAsync(string careUnitId, NewResource resource, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(resource);
         return await SerializedWrites.RunAsync(db, $"master/{emr}", async () =>
@@ -395,7 +520,10 @@ public sealed partial class LocalConnector(DbContext db, string emr, TimeProvide
         }, cancellationToken);
     }
 
-    public async Task<Resource?> UpdateResourceAsync(string careUnitId, NewResource resource, CancellationToken cancellationToken)
+    public Task<Resource?> UpdateResourceAsync(string careUnitId, NewResource resource, CancellationToken cancellationToken) =>
+        ChangingMasterDataAsync(() => UpdateResourceCoreAsync(careUnitId, resource, cancellationToken));
+
+    private async Task<Resource?> UpdateResourceCoreAsync(string careUnitId, NewResource resource, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(resource);
         return await SerializedWrites.RunAsync<Resource?>(db, $"master/{emr}", async () =>
@@ -418,10 +546,16 @@ public sealed partial class LocalConnector(DbContext db, string emr, TimeProvide
         }, cancellationToken);
     }
 
-    public async Task<bool> DeleteResourceAsync(string careUnitId, string resourceId, CancellationToken cancellationToken) =>
+    public Task<bool> DeleteResourceAsync(string careUnitId, string resourceId, CancellationToken cancellationToken) =>
+        ChangingMasterDataAsync(() => DeleteResourceCoreAsync(careUnitId, resourceId, cancellationToken));
+
+    private async Task<bool> DeleteResourceCoreAsync(string careUnitId, string resourceId, CancellationToken cancellationToken) =>
         await db.Set<ResourceRow>().Where(x => x.Emr == emr && x.CareUnitId == careUnitId && x.Id == resourceId).ExecuteDeleteAsync(cancellationToken) > 0;
 
-    public async Task<HealthcareService> CreateHealthcareServiceAsync(string careUnitId, NewHealthcareService service, CancellationToken cancellationToken)
+    public Task<HealthcareService> CreateHealthcareServiceAsync(string careUnitId, NewHealthcareService service, CancellationToken cancellationToken) =>
+        ChangingMasterDataAsync(() => CreateHealthcareServiceCoreAsync(careUnitId, service, cancellationToken));
+
+    private async Task<HealthcareService> CreateHealthcareServiceCoreAsync(string careUnitId, NewHealthcareService service, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(service);
         return await SerializedWrites.RunAsync(db, $"master/{emr}", async () =>
@@ -440,7 +574,10 @@ public sealed partial class LocalConnector(DbContext db, string emr, TimeProvide
         }, cancellationToken);
     }
 
-    public async Task<HealthcareService?> UpdateHealthcareServiceAsync(string careUnitId, NewHealthcareService service, CancellationToken cancellationToken)
+    public Task<HealthcareService?> UpdateHealthcareServiceAsync(string careUnitId, NewHealthcareService service, CancellationToken cancellationToken) =>
+        ChangingMasterDataAsync(() => UpdateHealthcareServiceCoreAsync(careUnitId, service, cancellationToken));
+
+    private async Task<HealthcareService?> UpdateHealthcareServiceCoreAsync(string careUnitId, NewHealthcareService service, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(service);
         var row = await db.Set<HealthcareServiceRow>().FirstOrDefaultAsync(x => x.Emr == emr && x.CareUnitId == careUnitId && x.Id == service.Id, cancellationToken);
@@ -457,7 +594,10 @@ public sealed partial class LocalConnector(DbContext db, string emr, TimeProvide
         return ToRecord(row);
     }
 
-    public async Task<bool> DeleteHealthcareServiceAsync(string careUnitId, string serviceId, CancellationToken cancellationToken) =>
+    public Task<bool> DeleteHealthcareServiceAsync(string careUnitId, string serviceId, CancellationToken cancellationToken) =>
+        ChangingMasterDataAsync(() => DeleteHealthcareServiceCoreAsync(careUnitId, serviceId, cancellationToken));
+
+    private async Task<bool> DeleteHealthcareServiceCoreAsync(string careUnitId, string serviceId, CancellationToken cancellationToken) =>
         await db.Set<HealthcareServiceRow>().Where(x => x.Emr == emr && x.CareUnitId == careUnitId && x.Id == serviceId).ExecuteDeleteAsync(cancellationToken) > 0;
 
     public async Task<bool> IsReachableAsync(CancellationToken cancellationToken) =>

@@ -7,7 +7,8 @@ namespace Vardbro.Connectors.Local;
 /// <summary>
 /// Runs a read-then-write as one transaction that no other writer with the same key interleaves
 /// with, across threads, processes and server instances: on PostgreSQL a transaction-scoped
-/// advisory lock, on SQLite the database's own write lock (its transactions begin IMMEDIATE).
+/// advisory lock, on SQLite the database's own write lock (its transactions begin IMMEDIATE), queued
+/// for in this process by <see cref="SqliteWriteGate"/>.
 /// </summary>
 public static class SerializedWrites
 {
@@ -24,6 +25,10 @@ public static class SerializedWrites
         ArgumentNullException.ThrowIfNull(db);
         ArgumentNullException.ThrowIfNull(work);
         var ambient = db.Database.CurrentTransaction is not null;
+
+        // The gate is taken before BEGIN IMMEDIATE so that writers of this process queue instead of
+        // meeting SQLITE_BUSY; a caller's own transaction already holds SQLite's write lock.
+        using var turn = ambient ? default : await SqliteWriteGate.EnterAsync(db, cancellationToken);
         var transaction = ambient ? null : await db.Database.BeginTransactionAsync(cancellationToken);
         try
         {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Json;
 using Scalar.AspNetCore;
+using Vardbro.Connectors.Local;
 using Vardbro.Server.Api;
 using Vardbro.Server.Audit;
 using Vardbro.Server.Emrs;
@@ -39,6 +40,7 @@ builder.Services.AddVardbroStorage();
 builder.Services.AddSingleton<EmrCatalog>();
 builder.Services.AddSingleton<FhirClients>();
 builder.Services.AddScoped<EmrConnectors>();
+builder.Services.AddSingleton<LocalMasterDataCache>();
 builder.Services.AddSingleton<VerifiedSecretCache>();
 builder.Services.AddSingleton<AuditSealer>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditSealer>());

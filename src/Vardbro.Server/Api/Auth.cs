@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Vardbro.Connectors;
+using Vardbro.Connectors.Local;
 using Vardbro.Server.Emrs;
 using Vardbro.Server.Storage;
 
@@ -74,18 +75,36 @@ public static class Secrets
 
 /// <summary>
 /// Remembers which secret was last verified for each client, as a fast digest, so that only the first
-/// request with a secret pays for the slow hash. The client row is still read on every request, so a
-/// revocation, a rotation or a change of grants takes effect at once on every instance.
+/// request with a secret pays for the slow hash, and the client's parsed grants. The client row is
+/// still read on every request, so a revocation, a rotation or a change of grants takes effect at once
+/// on every instance.
 /// </summary>
 public sealed class VerifiedSecretCache
 {
     private readonly ConcurrentDictionary<string, (string Stamp, byte[] Digest)> verified = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string Json, IReadOnlyList<Grant> Grants)> grants = new(StringComparer.Ordinal);
 
     public bool IsKnown(string clientId, string stamp, byte[] digest) =>
         verified.TryGetValue(clientId, out var entry) && entry.Stamp == stamp && CryptographicOperations.FixedTimeEquals(entry.Digest, digest);
 
     public void Remember(string clientId, string stamp, byte[] digest) => verified[clientId] = (stamp, digest);
+
+    /// <summary>The grants stored as <paramref name="json"/>, parsed once per change.</summary>
+    public IReadOnlyList<Grant> Grants(string clientId, string json)
+    {
+        if (grants.TryGetValue(clientId, out var entry) && string.Equals(entry.Json, json, StringComparison.Ordinal))
+        {
+            return entry.Grants;
+        }
+
+        var parsed = Secrets.DeserializeGrants(json);
+        grants[clientId] = (json, parsed);
+        return parsed;
+    }
 }
+
+/// <summary>What authentication reads of a client that is not revoked.</summary>
+public sealed record ClientCredentials(string SecretHash, string SecretStamp, string GrantsJson);
 
 /// <summary>
 /// Authenticates every <c>/api</c> request (client headers, or the admin key under <c>/api/admin</c>)
@@ -159,10 +178,11 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
         }
 
         var db = context.RequestServices.GetRequiredService<VardbroDb>();
-        var row = await db.Clients.AsNoTracking()
-            .Where(c => c.Id == id && c.RevokedAt == null)
-            .Select(c => new { c.SecretHash, c.SecretStamp, c.GrantsJson })
-            .FirstOrDefaultAsync(context.RequestAborted);
+        var row = SqliteStatements.For(db, """
+            SELECT "SecretHash", "SecretStamp", "GrantsJson" FROM "clients" WHERE "Id" = @p0 AND "RevokedAt" IS NULL LIMIT 1
+            """, id) is { } prepared
+            ? await ReadClientAsync(prepared, context.RequestAborted)
+            : await ReadClient(db, id, context.RequestAborted);
         if (row is null)
         {
             return null;
@@ -179,8 +199,23 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
             cache.Remember(id, row.SecretStamp, digest);
         }
 
-        return new ClientContext(id, Secrets.DeserializeGrants(row.GrantsJson));
+        return new ClientContext(id, cache.Grants(id, row.GrantsJson));
     }
+
+    private static async Task<ClientCredentials?> ReadClientAsync(System.Data.Common.DbCommand command, CancellationToken cancellationToken)
+    {
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new ClientCredentials(reader.GetString(0), reader.GetString(1), reader.GetString(2))
+            : null;
+    }
+
+    // Read on every request: compiled once rather than translated from LINQ each time.
+    private static readonly Func<VardbroDb, string, CancellationToken, Task<ClientCredentials?>> ReadClient =
+        EF.CompileAsyncQuery((VardbroDb db, string id, CancellationToken _) => db.Clients.AsNoTracking()
+            .Where(c => c.Id == id && c.RevokedAt == null)
+            .Select(c => new ClientCredentials(c.SecretHash, c.SecretStamp, c.GrantsJson))
+            .FirstOrDefault());
 
     private async Task<bool> AdminKeyAcceptedAsync(HttpContext context)
     {

@@ -6,10 +6,10 @@ namespace Vardbro.Server.Audit;
 
 /// <summary>
 /// Writes audit events with group commit: requests queue their event and wait; one writer stores
-/// whatever has queued up in a single transaction and then releases all of them. A request's
-/// response is sent only after its event is committed.
+/// whatever has queued up in a single transaction, already sealed into the hash chain, and then
+/// releases all of them. A request's response is sent only after its event is committed.
 /// </summary>
-public sealed partial class AuditLog(IServiceScopeFactory scopes, AuditSealer sealer, ILogger<AuditLog> logger) : BackgroundService
+public sealed partial class AuditLog(IServiceScopeFactory scopes, ILogger<AuditLog> logger) : BackgroundService
 {
     private const int MaxBatch = 1000;
 
@@ -67,16 +67,13 @@ public sealed partial class AuditLog(IServiceScopeFactory scopes, AuditSealer se
             await using (var scope = scopes.CreateAsyncScope())
             {
                 var db = scope.ServiceProvider.GetRequiredService<VardbroDb>();
-                db.AuditEvents.AddRange(batch.Select(b => b.Row));
-                await db.SaveChangesAsync(CancellationToken.None);
+                await AuditSealer.InsertSealedAsync(db, batch.ConvertAll(b => b.Row), CancellationToken.None);
             }
 
             foreach (var item in batch)
             {
                 item.Done.TrySetResult();
             }
-
-            sealer.Signal();
         }
 #pragma warning disable CA1031 // every waiting request must learn that its event was not stored
         catch (Exception ex)

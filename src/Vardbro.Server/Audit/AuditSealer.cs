@@ -3,15 +3,17 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Vardbro.Connectors.Local;
 using Vardbro.Server.Storage;
 
 namespace Vardbro.Server.Audit;
 
 /// <summary>
 /// Chains stored audit events in <c>seq</c> order: each sealed event keeps a hash over itself and the
-/// previous event's hash, so a removed or altered event breaks the chain. One sealer at a time per
-/// database: the pass runs in a transaction that holds a PostgreSQL advisory lock (on SQLite the
-/// database's write lock).
+/// previous event's hash, so a removed or altered event breaks the chain. New events are inserted
+/// sealed (<see cref="InsertSealedAsync"/>); a background pass seals any stored without a place in the
+/// chain. One writer of the chain at a time per database: each runs in a transaction that holds a
+/// PostgreSQL advisory lock (on SQLite the database's write lock).
 /// </summary>
 public sealed partial class AuditSealer(IServiceScopeFactory scopes, ILogger<AuditSealer> logger) : BackgroundService
 {
@@ -19,22 +21,10 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, ILogger<Aud
     private const long AdvisoryLockKey = 0x5641_5244_4155_4454; // "VARDAUDT"
     private const int PassSize = 1000;
 
-    private readonly SemaphoreSlim wake = new(0, 1);
-    private readonly SemaphoreSlim onePass = new(1, 1);
+    /// <summary>How often leftovers (events stored unsealed, e.g. by an earlier version) are looked for.</summary>
+    private static readonly TimeSpan LeftoverInterval = TimeSpan.FromSeconds(5);
 
-    public void Signal()
-    {
-        if (wake.CurrentCount == 0)
-        {
-            try
-            {
-                wake.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-            }
-        }
-    }
+    private readonly SemaphoreSlim onePass = new(1, 1);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -42,7 +32,7 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, ILogger<Aud
         {
             try
             {
-                await wake.WaitAsync(TimeSpan.FromSeconds(5), stoppingToken);
+                await Task.Delay(LeftoverInterval, stoppingToken);
 
                 // A pass is short; it is not cut off by shutdown, which would only roll it back.
                 await SealAsync(CancellationToken.None);
@@ -76,10 +66,105 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, ILogger<Aud
         }
     }
 
+    /// <summary>
+    /// Inserts new events already sealed: numbered after the chain's head and hashed onto it, in the
+    /// same transaction and under the same lock as a sealing pass, so the chain has one writer at a
+    /// time across instances and an event is never stored without its place in the chain. (Events
+    /// stored unsealed by earlier versions are still sealed by <see cref="SealAsync"/>, after these.)
+    /// </summary>
+    public static async Task InsertSealedAsync(VardbroDb db, List<AuditEventRow> events, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        ArgumentNullException.ThrowIfNull(events);
+        using var turn = await SqliteWriteGate.EnterAsync(db, cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (db.IsPostgres)
+        {
+            await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_xact_lock({0})", [AdvisoryLockKey], cancellationToken);
+        }
+
+        if (SqliteStatements.Apply(db))
+        {
+            await InsertSealedPreparedAsync(db, events, cancellationToken);
+        }
+        else
+        {
+            var head = await HeadAsync(db, cancellationToken);
+            Seal(db, events, head);
+            db.AuditEvents.AddRange(events);
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    private static void Seal(VardbroDb db, List<AuditEventRow> events, AuditSealRow head)
+    {
+        foreach (var e in events)
+        {
+            // Hashed as it will read back: SQLite's column keeps the instant to 100 µs only.
+            e.At = SqliteStatements.Read<DateTimeOffset>(db, typeof(AuditEventRow), nameof(AuditEventRow.At),
+                SqliteStatements.Store(db, typeof(AuditEventRow), nameof(AuditEventRow.At), e.At)!);
+            e.Seq = ++head.LastSeq;
+            e.Hash = HashOf(e, head.LastHash);
+            head.LastHash = e.Hash;
+        }
+    }
+
+    /// <summary>The same on SQLite, with statements prepared once per connection (the audit writer's is always the same).</summary>
+    private static async Task InsertSealedPreparedAsync(VardbroDb db, List<AuditEventRow> events, CancellationToken cancellationToken)
+    {
+        var head = new AuditSealRow { Id = 1, LastSeq = 0, LastHash = Genesis };
+        await using (var reader = await SqliteStatements.For(db, """SELECT "LastSeq", "LastHash" FROM "audit_seal" WHERE "Id" = 1""")!.ExecuteReaderAsync(cancellationToken))
+        {
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                head.LastSeq = reader.GetInt64(0);
+                head.LastHash = reader.GetString(1);
+            }
+        }
+
+        Seal(db, events, head);
+        foreach (var e in events)
+        {
+            await SqliteStatements.For(db, """
+                INSERT INTO "audit_events" ("Seq", "At", "ClientId", "ActorId", "Action", "Emr", "CareUnitId", "ResourceType", "ResourceId", "PatientIds", "OutcomeStatus", "RequestId", "Hash")
+                VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11, @p12)
+                """,
+                e.Seq, SqliteStatements.Store(db, typeof(AuditEventRow), nameof(AuditEventRow.At), e.At), e.ClientId, e.ActorId, e.Action, e.Emr, e.CareUnitId,
+                e.ResourceType, e.ResourceId, e.PatientIds, e.OutcomeStatus, e.RequestId, e.Hash)!.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await SqliteStatements.For(db, """
+            INSERT INTO "audit_seal" ("Id", "LastSeq", "LastHash") VALUES (1, @p0, @p1)
+            ON CONFLICT ("Id") DO UPDATE SET "LastSeq" = excluded."LastSeq", "LastHash" = excluded."LastHash"
+            """, head.LastSeq, head.LastHash)!.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task<AuditSealRow> HeadAsync(VardbroDb db, CancellationToken cancellationToken)
+    {
+        var head = await db.Set<AuditSealRow>().FirstOrDefaultAsync(x => x.Id == 1, cancellationToken);
+        if (head is null)
+        {
+            head = new AuditSealRow { Id = 1, LastSeq = 0, LastHash = Genesis };
+            db.Add(head);
+        }
+
+        return head;
+    }
+
     private async Task<int> SealPassAsync(CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<VardbroDb>();
+
+        // Usually there is nothing to do: then no write lock is taken.
+        if (!await db.AuditEvents.AnyAsync(e => e.Seq == null, cancellationToken))
+        {
+            return 0;
+        }
+
+        using var turn = await SqliteWriteGate.EnterAsync(db, cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         if (db.IsPostgres)
         {
@@ -92,13 +177,7 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, ILogger<Aud
             return 0;
         }
 
-        var head = await db.Set<AuditSealRow>().FirstOrDefaultAsync(x => x.Id == 1, cancellationToken);
-        if (head is null)
-        {
-            head = new AuditSealRow { Id = 1, LastSeq = 0, LastHash = Genesis };
-            db.Add(head);
-        }
-
+        var head = await HeadAsync(db, cancellationToken);
         foreach (var e in pending)
         {
             e.Seq = ++head.LastSeq;

@@ -98,7 +98,8 @@ public sealed class EmrCatalog
 /// The one seam: hands out the connector configured for an EMR code, as the capability asked for.
 /// Scoped, so connectors share the request's database context.
 /// </summary>
-public sealed class EmrConnectors(EmrCatalog catalog, DbContext db, TimeProvider time, IBlobStore blobs, FhirClients fhirClients)
+public sealed class EmrConnectors(
+    EmrCatalog catalog, DbContext db, TimeProvider time, IBlobStore blobs, LocalMasterDataCache masterData, FhirClients fhirClients)
 {
     private readonly Dictionary<string, object> created = new(StringComparer.Ordinal);
 
@@ -150,7 +151,7 @@ public sealed class EmrConnectors(EmrCatalog catalog, DbContext db, TimeProvider
         var definition = Definition(emr);
         object connector = definition.Connector switch
         {
-            EmrCatalog.LocalConnector => new LocalConnector(db, definition.Code, time, blobs),
+            EmrCatalog.LocalConnector => new LocalConnector(db, definition.Code, time, blobs, masterData),
             EmrCatalog.FhirConnector => new FhirConnector(fhirClients.For(definition), definition.Fhir!, time),
             _ => throw new InvalidOperationException($"Unknown connector {definition.Connector}"),
         };

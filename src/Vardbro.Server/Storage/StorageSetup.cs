@@ -15,11 +15,21 @@ public static class StorageSetup
     public static IServiceCollection AddVardbroStorage(this IServiceCollection services)
     {
         services.AddSingleton<StorageSettings>();
-        services.AddPooledDbContextFactory<SqliteVardbroDb>((sp, o) => o.UseSqlite(sp.GetRequiredService<StorageSettings>().SqliteConnectionString));
+        services.AddPooledDbContextFactory<SqliteVardbroDb>((sp, o) => o
+            .UseSqlite(sp.GetRequiredService<StorageSettings>().SqliteConnectionString)
+            .AddInterceptors(new SqliteStatementCache()));
         services.AddPooledDbContextFactory<PostgresVardbroDb>((sp, o) => o.UseNpgsql(sp.GetRequiredService<StorageSettings>().PostgresConnectionString));
-        services.AddScoped<VardbroDb>(sp => sp.GetRequiredService<StorageSettings>().IsPostgres
-            ? sp.GetRequiredService<IDbContextFactory<PostgresVardbroDb>>().CreateDbContext()
-            : sp.GetRequiredService<IDbContextFactory<SqliteVardbroDb>>().CreateDbContext());
+        services.AddScoped<VardbroDb>(sp =>
+        {
+            if (sp.GetRequiredService<StorageSettings>().IsPostgres)
+            {
+                return sp.GetRequiredService<IDbContextFactory<PostgresVardbroDb>>().CreateDbContext();
+            }
+
+            var sqlite = sp.GetRequiredService<IDbContextFactory<SqliteVardbroDb>>().CreateDbContext();
+            SqliteConnectionSetup.KeepOpen(sqlite, sp.GetRequiredService<StorageSettings>().SqliteConnectionString, SqliteTimeoutSeconds * 1000);
+            return sqlite;
+        });
         services.AddScoped<DbContext>(sp => sp.GetRequiredService<VardbroDb>());
 
         // Document bytes: in PostgreSQL itself (several instances need nothing else), or as files beside the SQLite database.
@@ -33,8 +43,11 @@ public static class StorageSetup
     {
         DataSource = file,
         Pooling = true,
-        DefaultTimeout = 30,
+        DefaultTimeout = SqliteTimeoutSeconds,
     }.ToString();
+
+    /// <summary>How long a command waits for another writer's lock before failing.</summary>
+    public const int SqliteTimeoutSeconds = 30;
 
     /// <summary>Applies the provider's migrations; on SQLite also turns on write-ahead logging.</summary>
     public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellationToken)

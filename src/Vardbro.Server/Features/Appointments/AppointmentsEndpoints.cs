@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Vardbro.Connectors;
+using Vardbro.Connectors.Local;
 using Vardbro.Server.Api;
 using Vardbro.Server.Audit;
 using Vardbro.Server.Emrs;
@@ -221,6 +222,7 @@ public static class AppointmentsEndpoints
     private static async Task<Booking> BookWithConfirmationAsync(
         VardbroDb db, IAppointmentBooking booking, string emr, CareUnit unit, NewAppointment request, string phone, CancellationToken cancellationToken)
     {
+        using var turn = await SqliteWriteGate.EnterAsync(db, cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var result = await booking.BookAsync(unit.Id, request, cancellationToken);
         if (result.ConfirmationCode is { } code)
