@@ -24,8 +24,8 @@ count() { # adds up the summary lines ("Passed!  - Failed: 0, Passed: 19, ...") 
     passed=$((passed + p))
     failed=$((failed + f))
   done < <(grep -E '^(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+,' "$file")
-  if ! grep -Eq '^(Passed|Failed)! +- ' "$file"; then
-    failed=$((failed + 1)) # the run broke before it reported
+  if ! grep -Eq '^(Passed|Failed)! +- ' "$file" || grep -Eqi 'test run (was )?aborted' "$file"; then
+    failed=$((failed + 1)) # the run broke (or was stopped as hung) before every test reported
   fi
 }
 
@@ -49,14 +49,17 @@ if ! dotnet build Vardbro.slnx -c Release -warnaserror >"$log_dir/build.log" 2>&
   finish
 fi
 
+# A test that hangs ends its run after 5 minutes (naming the test) instead of holding CI for 90.
+hang=(--blame-hang-timeout 5m --blame-hang-dump-type none)
+
 echo "== unit tests" >&2
-dotnet test tests/Vardbro.Connectors.Tests -c Release --no-build 2>&1 | tee "$log_dir/unit.log" | grep -E '^\s*(Failed |Passed!|Failed!)' >&2
+dotnet test tests/Vardbro.Connectors.Tests -c Release --no-build "${hang[@]}" 2>&1 | tee "$log_dir/unit.log" | grep -E '^\s*(Failed |Passed!|Failed!)|hang' >&2
 count "$log_dir/unit.log"
 
 for provider in sqlite postgres; do
   echo "== HTTP-level tests on $provider" >&2
-  VARDBRO_TEST_PROVIDER=$provider dotnet test tests/Vardbro.Server.Tests -c Release --no-build 2>&1 \
-    | tee "$log_dir/$provider.log" | grep -E '^\s*(Failed |Passed!|Failed!)|Error Message' -A2 >&2
+  VARDBRO_TEST_PROVIDER=$provider dotnet test tests/Vardbro.Server.Tests -c Release --no-build "${hang[@]}" 2>&1 \
+    | tee "$log_dir/$provider.log" | grep -E '^\s*(Failed |Passed!|Failed!)|Error Message|hang' -A2 >&2
   count "$log_dir/$provider.log"
 done
 

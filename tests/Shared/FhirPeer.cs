@@ -36,7 +36,22 @@ public sealed class FhirPeer : IAsyncDisposable
 
     public static async Task<FhirPeer> StartAsync()
     {
-        var port = FreePort();
+        // A port found free can be taken (by another server, or as the local end of an outgoing
+        // connection) before the peer binds it: then start again on another.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnAsync(FreePort());
+            }
+            catch (PortTakenException) when (attempt < 5)
+            {
+            }
+        }
+    }
+
+    private static async Task<FhirPeer> StartOnAsync(int port)
+    {
         var script = Path.Combine(RepositoryRoot(), "tests", "fhir-peer", "start.sh");
         var info = new ProcessStartInfo("bash", [script, port.ToString(System.Globalization.CultureInfo.InvariantCulture)])
         {
@@ -61,15 +76,39 @@ public sealed class FhirPeer : IAsyncDisposable
                 errors.Enqueue(e.Data);
             }
         };
-        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException("The FHIR peer exited: " + string.Join('\n', errors)));
+        process.Exited += (_, _) =>
+        {
+            // The error stream may still be draining; the exit itself is what is awaited.
+            process.WaitForExit();
+            var output = string.Join('\n', errors);
+            ready.TrySetException(output.Contains("EADDRINUSE", StringComparison.Ordinal)
+                ? new PortTakenException(output)
+                : new InvalidOperationException("The FHIR peer exited: " + output));
+        };
         process.EnableRaisingEvents = true;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
         // The first start may install the peer's npm packages.
-        await ready.Task.WaitAsync(TimeSpan.FromMinutes(3));
+        try
+        {
+            await ready.Task.WaitAsync(TimeSpan.FromMinutes(3));
+        }
+        catch
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            process.Dispose();
+            throw;
+        }
+
         return new FhirPeer(process, port);
     }
+
+    private sealed class PortTakenException(string message) : Exception(message);
 
     public Task ResetAsync() => PostAsync("__control/reset");
 

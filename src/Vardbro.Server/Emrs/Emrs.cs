@@ -3,6 +3,7 @@ using Vardbro.Connectors;
 using Vardbro.Connectors.Fhir;
 using Vardbro.Connectors.Fhir.Auth;
 using Vardbro.Connectors.Local;
+using Vardbro.Server.Storage;
 
 namespace Vardbro.Server.Emrs;
 
@@ -99,7 +100,7 @@ public sealed class EmrCatalog
 /// Scoped, so connectors share the request's database context.
 /// </summary>
 public sealed class EmrConnectors(
-    EmrCatalog catalog, DbContext db, TimeProvider time, IBlobStore blobs, LocalMasterDataCache masterData, FhirClients fhirClients)
+    EmrCatalog catalog, VardbroDb db, TimeProvider time, IBlobStore blobs, LocalMasterDataCache masterData, FhirClients fhirClients)
 {
     private readonly Dictionary<string, object> created = new(StringComparer.Ordinal);
 

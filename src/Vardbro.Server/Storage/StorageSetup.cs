@@ -30,8 +30,10 @@ public static class StorageSetup
             SqliteConnectionSetup.KeepOpen(sqlite, sp.GetRequiredService<StorageSettings>().SqliteConnectionString, SqliteTimeoutSeconds * 1000);
             return sqlite;
         });
-        services.AddScoped<DbContext>(sp => sp.GetRequiredService<VardbroDb>());
 
+        // No second registration (such as DbContext) may hand out this instance: the scope would
+        // dispose it twice, and the second dispose can return it to the pool after another scope has
+        // already rented it again, so two requests would share one connection.
         // Document bytes: in PostgreSQL itself (several instances need nothing else), or as files beside the SQLite database.
         services.AddSingleton<IBlobStore>(sp => sp.GetRequiredService<StorageSettings>() is { IsPostgres: false, DataDirectory: { } dir }
             ? new FileBlobStore(Path.Combine(dir, "blobs"), sp.GetRequiredService<TimeProvider>())
