@@ -58,7 +58,7 @@ public static class SerializedWrites
     }
 
     public static bool IsPostgres(DbContext db) =>
-        db?.Database.ProviderName?.Contains("Npgsql", StringComparison.Ordinal) == true;
+        SqliteStatements.ProviderOf(db).Contains("Npgsql", StringComparison.Ordinal);
 
     private static long LockKey(string key) =>
         BitConverter.ToInt64(SHA256.HashData(Encoding.UTF8.GetBytes(key)), 0);

@@ -58,8 +58,30 @@ public static class SqliteStatements
 
     /// <summary>Whether <see cref="For"/> gives commands for this context: SQLite, connection open.</summary>
     public static bool Apply(DbContext db) =>
-        db?.Database.ProviderName?.EndsWith(".Sqlite", StringComparison.Ordinal) == true
+        ProviderOf(db).EndsWith(".Sqlite", StringComparison.Ordinal)
         && db.Database.GetDbConnection().State == ConnectionState.Open;
+
+    // EF Core works the provider's name out from its assembly's name on every call, which allocates
+    // and showed up in every request's profile; the model belongs to one provider, so it is kept per model.
+    private static readonly ConditionalWeakTable<Microsoft.EntityFrameworkCore.Metadata.IModel, string> Providers = [];
+
+    /// <summary>The name of the context's database provider ("" when it has none).</summary>
+    internal static string ProviderOf(DbContext? db)
+    {
+        if (db is null)
+        {
+            return "";
+        }
+
+        var model = db.Model;
+        if (!Providers.TryGetValue(model, out var name))
+        {
+            name = db.Database.ProviderName ?? "";
+            Providers.AddOrUpdate(model, name);
+        }
+
+        return name;
+    }
 
     /// <summary>A stored value read back as <typeparamref name="T"/> with the model's conversion of that property.</summary>
     public static T Read<T>(DbContext db, Type entity, string property, object stored)

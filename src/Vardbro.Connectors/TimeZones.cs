@@ -8,11 +8,23 @@ public static class TimeZones
     public static TimeZoneInfo Find(string? id) =>
         TryFind(id ?? Default, out var zone) ? zone : TimeZoneInfo.Utc;
 
+    // The system's lookup takes a process-wide lock, and a timeslot list looks its zone up per slot.
+    // Only zones that exist are kept, so the dictionary is bounded by the system's list.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, TimeZoneInfo> Found = new(StringComparer.Ordinal);
+
     public static bool TryFind(string id, out TimeZoneInfo zone)
     {
+        ArgumentNullException.ThrowIfNull(id);
+        if (Found.TryGetValue(id, out var known))
+        {
+            zone = known;
+            return true;
+        }
+
         try
         {
             zone = TimeZoneInfo.FindSystemTimeZoneById(id);
+            Found.TryAdd(id, zone);
             return true;
         }
         catch (TimeZoneNotFoundException)
