@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Vardbro.Connectors;
 using Vardbro.Server.Api;
 using Vardbro.Server.Storage;
 
@@ -7,24 +8,43 @@ namespace Vardbro.Server.Audit;
 /// <summary>
 /// Writes audit events with group commit: requests queue their event and wait; one writer stores
 /// whatever has queued up in a single transaction, already sealed into the hash chain, and then
-/// releases all of them. A request's response is sent only after its event is committed.
+/// releases all of them. A request's response is sent only after its event is committed; an event
+/// that cannot be stored, or not within <c>Audit:MaxWaitSeconds</c> (default 30), turns the
+/// response into a 503, so no answer goes out without its event and no request waits for ever.
 /// </summary>
-public sealed partial class AuditLog(IServiceScopeFactory scopes, ILogger<AuditLog> logger) : BackgroundService
+public sealed partial class AuditLog(IServiceScopeFactory scopes, ILogger<AuditLog> logger, IConfiguration configuration) : BackgroundService
 {
     private const int MaxBatch = 1000;
+
+    private const string Unavailable = "The audit trail could not record this access, so the answer is withheld; try again.";
 
     private readonly Channel<(AuditEventRow Row, TaskCompletionSource Done)> queue =
         Channel.CreateUnbounded<(AuditEventRow, TaskCompletionSource)>(new UnboundedChannelOptions { SingleReader = true });
 
-    public Task WriteAsync(AuditEventRow row)
+    private readonly TimeSpan maxWait = TimeSpan.FromSeconds(configuration.GetValue("Audit:MaxWaitSeconds", 30.0));
+
+    /// <summary>Stores the event; throws a 503 <see cref="VardbroException"/> when it cannot be stored in time.</summary>
+    public async Task WriteAsync(AuditEventRow row)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!queue.Writer.TryWrite((row, done)))
         {
-            done.SetException(new InvalidOperationException("The audit log is shutting down."));
+            throw new VardbroException(ErrorCodes.ServiceUnavailable, "The server is shutting down; try again.", null, 503);
         }
 
-        return done.Task;
+        try
+        {
+            await done.Task.WaitAsync(maxWait);
+        }
+        catch (TimeoutException)
+        {
+            LogWaitedTooLong(logger, maxWait.TotalSeconds);
+            throw new VardbroException(ErrorCodes.ServiceUnavailable, Unavailable, null, 503);
+        }
+        catch (AuditWriteFailedException)
+        {
+            throw new VardbroException(ErrorCodes.ServiceUnavailable, Unavailable, null, 503);
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -82,13 +102,18 @@ public sealed partial class AuditLog(IServiceScopeFactory scopes, ILogger<AuditL
             LogWriteFailed(logger, batch.Count, ex);
             foreach (var item in batch)
             {
-                item.Done.TrySetException(new InvalidOperationException("The audit event could not be stored.", ex));
+                item.Done.TrySetException(new AuditWriteFailedException(ex));
             }
         }
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Storing {Count} audit events failed")]
     private static partial void LogWriteFailed(ILogger logger, int count, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "An audit event was not stored within {Seconds} s; the request was answered 503")]
+    private static partial void LogWaitedTooLong(ILogger logger, double seconds);
+
+    private sealed class AuditWriteFailedException(Exception inner) : Exception("The audit event could not be stored.", inner);
 }
 
 /// <summary>What the handler of an audited request tells the audit trail about it.</summary>
