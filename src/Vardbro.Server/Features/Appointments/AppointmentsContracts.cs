@@ -3,6 +3,10 @@ using Vardbro.Server.Api;
 
 namespace Vardbro.Server.Features.Appointments;
 
+/// <summary>The query of an appointment list, shared by the JSON route and its FHIR twin.</summary>
+public sealed record AppointmentListQuery(
+    string? patient_id, string? resource_id, string? start, string? end, string? status, string? limit, string? cursor);
+
 public sealed record BookAppointmentRequest(string? Start, string? End, string? PatientId, string? ResourceId, string? HealthcareServiceId, string? Comment);
 
 public sealed record ConfirmationBody(string? Code);

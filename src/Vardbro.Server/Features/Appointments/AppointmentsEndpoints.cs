@@ -42,21 +42,9 @@ public static class AppointmentsEndpoints
     }
 
     public static async Task<Ok<AppointmentResponse[]>> ListAppointments(
-        string emr,
-        string care_unit_id,
-        string? patient_id,
-        string? resource_id,
-        string? start,
-        string? end,
-        string? status,
-        string? limit,
-        string? cursor,
-        HttpContext http,
-        EmrConnectors connectors,
-        TimeProvider time,
-        CancellationToken cancellationToken)
+        string emr, string care_unit_id, [AsParameters] AppointmentListQuery query, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
     {
-        var (unit, page) = await ListAsync(emr, care_unit_id, patient_id, resource_id, start, end, status, limit, cursor, http, connectors, time, cancellationToken);
+        var (unit, page) = await ListAsync(emr, care_unit_id, query, http, connectors, time, cancellationToken);
         Http.LinkNext(http, page.NextCursor);
         return TypedResults.Ok(page.Items.Select(a => AppointmentResponse.From(a, unit.TimeZone)).ToArray());
     }
@@ -66,20 +54,9 @@ public static class AppointmentsEndpoints
     /// the JSON route and its FHIR twin.
     /// </summary>
     internal static async Task<(CareUnit Unit, AppointmentPage Page)> ListAsync(
-        string emr,
-        string care_unit_id,
-        string? patient_id,
-        string? resource_id,
-        string? start,
-        string? end,
-        string? status,
-        string? limit,
-        string? cursor,
-        HttpContext http,
-        EmrConnectors connectors,
-        TimeProvider time,
-        CancellationToken cancellationToken)
+        string emr, string care_unit_id, AppointmentListQuery query, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
     {
+        var (patient_id, resource_id, start, end, status, limit, cursor) = query;
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
         var today = Http.Today(time, unit.TimeZone);
         var definition = connectors.Definition(emr);

@@ -81,20 +81,9 @@ public static class FhirEndpoints
     }
 
     public static async Task<FhirResult> SearchPatients(
-        string emr,
-        string care_unit_id,
-        string? first_name,
-        string? last_name,
-        string? birth_date,
-        string? phone,
-        string? email,
-        string? limit,
-        string? cursor,
-        HttpContext http,
-        EmrConnectors connectors,
-        CancellationToken cancellationToken)
+        string emr, string care_unit_id, [AsParameters] PatientSearchQuery query, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
     {
-        var (unit, page) = await PatientsEndpoints.SearchAsync(emr, care_unit_id, first_name, last_name, birth_date, phone, email, limit, cursor, http, connectors, cancellationToken);
+        var (unit, page) = await PatientsEndpoints.SearchAsync(emr, care_unit_id, query, http, connectors, cancellationToken);
         var ids = IdMap(emr);
         return Searchset(http, emr, unit, page.Items.Select(p => FhirMapping.ToFhir(Local(p, unit), ids)), page.NextCursor);
     }
@@ -128,38 +117,17 @@ public static class FhirEndpoints
     }
 
     public static async Task<FhirResult> ListTimeslots(
-        string emr,
-        string care_unit_id,
-        string? start,
-        string? end,
-        string? resource_id,
-        string? healthcare_service_id,
-        HttpContext http,
-        EmrConnectors connectors,
-        TimeProvider time,
-        CancellationToken cancellationToken)
+        string emr, string care_unit_id, [AsParameters] TimeslotListQuery query, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
     {
-        var (unit, slots) = await TimeslotsEndpoints.ListAsync(emr, care_unit_id, start, end, resource_id, healthcare_service_id, connectors, time, cancellationToken);
+        var (unit, slots) = await TimeslotsEndpoints.ListAsync(emr, care_unit_id, query, connectors, time, cancellationToken);
         var ids = IdMap(emr);
         return Searchset(http, emr, unit, slots.Select(s => FhirMapping.ToFhir(s with { Start = Http.Local(s.Start, unit.TimeZone), End = Http.Local(s.End, unit.TimeZone) }, ids)), null);
     }
 
     public static async Task<FhirResult> ListAppointments(
-        string emr,
-        string care_unit_id,
-        string? patient_id,
-        string? resource_id,
-        string? start,
-        string? end,
-        string? status,
-        string? limit,
-        string? cursor,
-        HttpContext http,
-        EmrConnectors connectors,
-        TimeProvider time,
-        CancellationToken cancellationToken)
+        string emr, string care_unit_id, [AsParameters] AppointmentListQuery query, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
     {
-        var (unit, page) = await AppointmentsEndpoints.ListAsync(emr, care_unit_id, patient_id, resource_id, start, end, status, limit, cursor, http, connectors, time, cancellationToken);
+        var (unit, page) = await AppointmentsEndpoints.ListAsync(emr, care_unit_id, query, http, connectors, time, cancellationToken);
         var ids = IdMap(emr);
         return Searchset(http, emr, unit, page.Items.Select(a => FhirMapping.ToFhir(Local(a, unit), ids)), page.NextCursor);
     }

@@ -3,6 +3,10 @@ using Vardbro.Server.Api;
 
 namespace Vardbro.Server.Features.Patients;
 
+/// <summary>The query of a patient search, shared by the JSON route and its FHIR twin.</summary>
+public sealed record PatientSearchQuery(
+    string? first_name, string? last_name, string? birth_date, string? phone, string? email, string? limit, string? cursor);
+
 public sealed record AddressBody(string? Street, string? PostalCode, string? City, string? Country);
 
 public sealed record CreatePatientRequest(

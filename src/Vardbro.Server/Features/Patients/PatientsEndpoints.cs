@@ -27,20 +27,9 @@ public static class PatientsEndpoints
     }
 
     public static async Task<Ok<PatientResponse[]>> SearchPatients(
-        string emr,
-        string care_unit_id,
-        string? first_name,
-        string? last_name,
-        string? birth_date,
-        string? phone,
-        string? email,
-        string? limit,
-        string? cursor,
-        HttpContext http,
-        EmrConnectors connectors,
-        CancellationToken cancellationToken)
+        string emr, string care_unit_id, [AsParameters] PatientSearchQuery query, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
     {
-        var (unit, page) = await SearchAsync(emr, care_unit_id, first_name, last_name, birth_date, phone, email, limit, cursor, http, connectors, cancellationToken);
+        var (unit, page) = await SearchAsync(emr, care_unit_id, query, http, connectors, cancellationToken);
         Http.LinkNext(http, page.NextCursor);
         return TypedResults.Ok(page.Items.Select(x => PatientResponse.From(emr, x, unit.TimeZone)).ToArray());
     }
@@ -50,19 +39,9 @@ public static class PatientsEndpoints
     /// JSON route and its FHIR twin, which only render the result differently.
     /// </summary>
     internal static async Task<(CareUnit Unit, PatientPage Page)> SearchAsync(
-        string emr,
-        string care_unit_id,
-        string? first_name,
-        string? last_name,
-        string? birth_date,
-        string? phone,
-        string? email,
-        string? limit,
-        string? cursor,
-        HttpContext http,
-        EmrConnectors connectors,
-        CancellationToken cancellationToken)
+        string emr, string care_unit_id, PatientSearchQuery query, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
     {
+        var (first_name, last_name, birth_date, phone, email, limit, cursor) = query;
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
         var errors = new List<ApiError>();
         var first = Name(first_name, "first_name", errors);

@@ -5,6 +5,9 @@ using Vardbro.Server.Features.Schedules;
 
 namespace Vardbro.Server.Features.Timeslots;
 
+/// <summary>The query of a timeslot list, shared by the JSON route and its FHIR twin.</summary>
+public sealed record TimeslotListQuery(string? start, string? end, string? resource_id, string? healthcare_service_id);
+
 public sealed record TimeslotResponse(DateTimeOffset Start, DateTimeOffset End, string ResourceId, string? HealthcareServiceId, string CareUnitId)
 {
     public static TimeslotResponse From(Timeslot x, string timeZone) =>
@@ -24,32 +27,17 @@ public static class TimeslotsEndpoints
     }
 
     public static async Task<Ok<TimeslotResponse[]>> ListTimeslots(
-        string emr,
-        string care_unit_id,
-        string? start,
-        string? end,
-        string? resource_id,
-        string? healthcare_service_id,
-        EmrConnectors connectors,
-        TimeProvider time,
-        CancellationToken cancellationToken)
+        string emr, string care_unit_id, [AsParameters] TimeslotListQuery query, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
     {
-        var (unit, slots) = await ListAsync(emr, care_unit_id, start, end, resource_id, healthcare_service_id, connectors, time, cancellationToken);
+        var (unit, slots) = await ListAsync(emr, care_unit_id, query, connectors, time, cancellationToken);
         return TypedResults.Ok(slots.Select(s => TimeslotResponse.From(s, unit.TimeZone)).ToArray());
     }
 
     /// <summary>The free timeslots a query asks for, checked and listed (JSON and FHIR routes).</summary>
     internal static async Task<(CareUnit Unit, IReadOnlyList<Timeslot> Slots)> ListAsync(
-        string emr,
-        string care_unit_id,
-        string? start,
-        string? end,
-        string? resource_id,
-        string? healthcare_service_id,
-        EmrConnectors connectors,
-        TimeProvider time,
-        CancellationToken cancellationToken)
+        string emr, string care_unit_id, TimeslotListQuery query, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
     {
+        var (start, end, resource_id, healthcare_service_id) = query;
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
         var (from, to) = QueryRange.Read(start, end, time, MaxRangeDays);
         string? resourceId = null;
