@@ -33,33 +33,10 @@ public sealed class FhirTwoInstanceBookingTests
 
         foreach (var slot in slots.Take(3))
         {
-            var body = new JsonObject
-            {
-                ["start"] = (string)slot!["start"]!,
-                ["end"] = (string)slot["end"]!,
-                ["patient_id"] = "se_personal_number:191212121212",
-                ["resource_id"] = FhirPeer.Anna,
-            }.ToJsonString();
-            var clients = Enumerable.Range(0, 20).Select(i => i % 2 == 0 ? first.Sandbox() : second.Sandbox()).ToList();
-            try
-            {
-                using var gate = new ManualResetEventSlim(false);
-                var tasks = clients.Select(c => Task.Run(async () =>
-                {
-                    gate.Wait();
-                    using var response = await c.PostAsync(new Uri($"{FhirEmrFactory.Unit}/appointments", UriKind.Relative), JsonContent.Of(body));
-                    return response.StatusCode;
-                })).ToList();
-                gate.Set();
-                var statuses = await Task.WhenAll(tasks);
-                Assert.True(statuses.All(s => s is HttpStatusCode.Created or HttpStatusCode.Conflict), string.Join(", ", statuses));
-                Assert.Equal(1, statuses.Count(s => s == HttpStatusCode.Created));
-                Assert.Equal(19, statuses.Count(s => s == HttpStatusCode.Conflict));
-            }
-            finally
-            {
-                clients.ForEach(c => c.Dispose());
-            }
+            var statuses = await BookingRace.RunAsync(first, second, $"{FhirEmrFactory.Unit}/appointments", slot!, FhirPeer.Anna);
+            Assert.True(statuses.All(s => s is HttpStatusCode.Created or HttpStatusCode.Conflict), string.Join(", ", statuses));
+            Assert.Equal(1, statuses.Count(s => s == HttpStatusCode.Created));
+            Assert.Equal(19, statuses.Count(s => s == HttpStatusCode.Conflict));
         }
 
         // The FHIR server holds three Appointments and three busy Slots, at three different times.

@@ -27,32 +27,9 @@ public sealed class TwoInstanceBookingTests
         // Three rounds, each a different slot, 20 requests a round split over both processes.
         foreach (var slot in slots.Take(3))
         {
-            var body = new JsonObject
-            {
-                ["start"] = (string)slot!["start"]!,
-                ["end"] = (string)slot["end"]!,
-                ["patient_id"] = "se_personal_number:191212121212",
-                ["resource_id"] = "1001",
-            }.ToJsonString();
-            var clients = Enumerable.Range(0, 20).Select(i => i % 2 == 0 ? first.Sandbox() : second.Sandbox()).ToList();
-            try
-            {
-                using var gate = new ManualResetEventSlim(false);
-                var tasks = clients.Select(c => Task.Run(async () =>
-                {
-                    gate.Wait();
-                    using var response = await c.PostAsync(new Uri($"{L01}/appointments", UriKind.Relative), JsonContent.Of(body));
-                    return response.StatusCode;
-                })).ToList();
-                gate.Set();
-                var statuses = await Task.WhenAll(tasks);
-                Assert.Equal(1, statuses.Count(s => s == HttpStatusCode.Created));
-                Assert.Equal(19, statuses.Count(s => s == HttpStatusCode.Conflict));
-            }
-            finally
-            {
-                clients.ForEach(c => c.Dispose());
-            }
+            var statuses = await BookingRace.RunAsync(first, second, $"{L01}/appointments", slot!, "1001");
+            Assert.Equal(1, statuses.Count(s => s == HttpStatusCode.Created));
+            Assert.Equal(19, statuses.Count(s => s == HttpStatusCode.Conflict));
         }
 
         using var check = second.Sandbox();
