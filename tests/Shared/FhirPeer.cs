@@ -78,8 +78,19 @@ public sealed class FhirPeer : IAsyncDisposable
         };
         process.Exited += (_, _) =>
         {
-            // The error stream may still be draining; the exit itself is what is awaited.
-            process.WaitForExit();
+            if (ready.Task.IsCompleted)
+            {
+                return; // stopped after it was ready (or given up on): nothing waits for this
+            }
+
+            try
+            {
+                process.WaitForExit(); // lets the error stream drain, for the message below
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
+            {
+            }
+
             var output = string.Join('\n', errors);
             ready.TrySetException(output.Contains("EADDRINUSE", StringComparison.Ordinal)
                 ? new PortTakenException(output)
