@@ -155,7 +155,7 @@ data_size_bytes() {
   if [ $postgres = 1 ]; then
     psql_run "SELECT pg_database_size('$pg_db')"
   else
-    du -cb "$work/db"/vardbro.db* | tail -1 | cut -f1
+    du -cb "$work/db"/*.db* | tail -1 | cut -f1
   fi
 }
 size_after_load=$(data_size_bytes)
@@ -164,7 +164,8 @@ audit_count() {
   if [ $postgres = 1 ]; then
     psql_run "SELECT COUNT(*) FROM audit_events" "$pg_db"
   elif command -v sqlite3 >/dev/null; then
-    sqlite3 -cmd ".timeout 10000" "$work/db/vardbro.db" "SELECT COUNT(*) FROM audit_events"
+    # The server keeps the audit trail in its own file beside vardbro.db (README, "Storage").
+    sqlite3 -cmd ".timeout 10000" "$work/db/audit.db" "SELECT COUNT(*) FROM audit_events"
   else
     dotnet "$loader_dll" count "${store_args[@]}" --table audit_events
   fi

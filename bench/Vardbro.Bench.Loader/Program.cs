@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Vardbro.Bench.Loader;
 using Vardbro.Server.Storage;
@@ -29,6 +30,11 @@ try
 
                 var connection = db.Database.GetDbConnection();
                 await connection.OpenAsync();
+                if (connection is SqliteConnection sqlite)
+                {
+                    SqliteAuditFile.Attach(sqlite, sqlite.ConnectionString);
+                }
+
                 await using var cmd = connection.CreateCommand();
                 cmd.CommandText = $"SELECT COUNT(*) FROM {table}";
                 Console.WriteLine(Convert.ToInt64(await cmd.ExecuteScalarAsync(), CultureInfo.InvariantCulture));

@@ -51,7 +51,10 @@ public static class StorageSetup
     /// <summary>How long a command waits for another writer's lock before failing.</summary>
     public const int SqliteTimeoutSeconds = 30;
 
-    /// <summary>Applies the provider's migrations; on SQLite also turns on write-ahead logging.</summary>
+    /// <summary>
+    /// Applies the provider's migrations; on SQLite also turns on write-ahead logging (for the main
+    /// and the audit file) and keeps the audit trail in its file (<see cref="SqliteAuditFile"/>).
+    /// </summary>
     public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
         await using var scope = services.CreateAsyncScope();
@@ -62,6 +65,10 @@ public static class StorageSetup
         }
 
         await db.Database.MigrateAsync(cancellationToken);
+        if (!db.IsPostgres)
+        {
+            await SqliteAuditFile.MoveAsync((SqliteConnection)db.Database.GetDbConnection(), cancellationToken);
+        }
     }
 }
 

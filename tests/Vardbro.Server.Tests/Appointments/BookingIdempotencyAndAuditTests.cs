@@ -97,4 +97,19 @@ public sealed class BookingIdempotencyAndAuditTests(VardbroFactory factory) : IC
         Assert.Equal(id, (string?)events[0]!["resource_id"]);
         Assert.Equal(id, (string?)events[3]!["resource_id"]);
     }
+
+    [Fact]
+    public async Task An_appointment_list_for_a_patient_with_none_still_names_the_patient_in_its_event()
+    {
+        using var admin = factory.Admin();
+        var created = await admin.PostJsonAsync("/api/admin/clients", new { name = "empty list audit", grants = new[] { new { emr = "webdoc", care_units = new[] { "L0_1" } } } }, HttpStatusCode.Created);
+        var clientId = (string)created["client_id"]!;
+        using var client = factory.WithCredentials(clientId, (string)created["client_secret"]!);
+        var patient = await client.PostJsonAsync($"{L01}/patients", new { first_name = "Märta", last_name = "Ödlund", external_id = "se_personal_number:198112289874" }, HttpStatusCode.Created);
+
+        Assert.Empty((await client.GetJsonAsync($"{L01}/appointments?patient_id=emr_id:{(string)patient["emr_id"]!}")).AsArray());
+
+        var list = (await admin.GetJsonAsync($"/api/admin/audit?client_id={clientId}")).AsArray().Single(e => (string)e!["action"]! == "appointment.list")!;
+        Assert.Equal([(string)patient["id"]!], list["patient_ids"]!.AsArray().Select(p => (string)p!));
+    }
 }

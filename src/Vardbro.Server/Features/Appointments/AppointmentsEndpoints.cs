@@ -87,6 +87,9 @@ public static class AppointmentsEndpoints
             }
 
             patientEmrId = patient.EmrId;
+
+            // Asking for a patient's appointments reads that patient's record, even when there are none.
+            AuditScope.Of(http).AddPatient(Ids.VardbroPatientId(emr, patient.EmrId));
         }
 
         string? resourceId = null;
