@@ -28,13 +28,11 @@ try
                     throw new ArgumentException("--table takes a plain table name.");
                 }
 
-                var connection = db.Database.GetDbConnection();
+                // On SQLite the audit trail has a file of its own beside vardbro.db.
+                var connection = !db.IsPostgres && table.StartsWith("audit_", StringComparison.Ordinal)
+                    ? new SqliteConnection(StorageSetup.SqliteConnectionString(SqliteAuditFile.PathFor(db.Database.GetConnectionString()!)))
+                    : db.Database.GetDbConnection();
                 await connection.OpenAsync();
-                if (connection is SqliteConnection sqlite)
-                {
-                    SqliteAuditFile.Attach(sqlite, sqlite.ConnectionString);
-                }
-
                 await using var cmd = connection.CreateCommand();
                 cmd.CommandText = $"SELECT COUNT(*) FROM {table}";
                 Console.WriteLine(Convert.ToInt64(await cmd.ExecuteScalarAsync(), CultureInfo.InvariantCulture));

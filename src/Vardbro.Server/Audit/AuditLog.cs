@@ -12,7 +12,7 @@ namespace Vardbro.Server.Audit;
 /// that cannot be stored, or not within <c>Audit:MaxWaitSeconds</c> (default 30), turns the
 /// response into a 503, so no answer goes out without its event and no request waits for ever.
 /// </summary>
-public sealed partial class AuditLog(IServiceScopeFactory scopes, ILogger<AuditLog> logger, IConfiguration configuration) : BackgroundService
+public sealed partial class AuditLog(IServiceScopeFactory scopes, AuditStore store, ILogger<AuditLog> logger, IConfiguration configuration) : BackgroundService
 {
     private const int MaxBatch = 1000;
 
@@ -22,6 +22,9 @@ public sealed partial class AuditLog(IServiceScopeFactory scopes, ILogger<AuditL
         Channel.CreateUnbounded<(AuditEventRow, TaskCompletionSource)>(new UnboundedChannelOptions { SingleReader = true });
 
     private readonly TimeSpan maxWait = TimeSpan.FromSeconds(configuration.GetValue("Audit:MaxWaitSeconds", 30.0));
+
+    // On SQLite the writer keeps its connection to the audit file, and with it its prepared statements.
+    private Microsoft.Data.Sqlite.SqliteConnection? connection;
 
     /// <summary>Stores the event; throws a 503 <see cref="VardbroException"/> when it cannot be stored in time.</summary>
     public async Task WriteAsync(AuditEventRow row)
@@ -86,8 +89,9 @@ public sealed partial class AuditLog(IServiceScopeFactory scopes, ILogger<AuditL
         {
             await using (var scope = scopes.CreateAsyncScope())
             {
-                var db = scope.ServiceProvider.GetRequiredService<VardbroDb>();
-                await AuditSealer.InsertSealedAsync(db, batch.ConvertAll(b => b.Row), CancellationToken.None);
+                connection ??= store.OpenConnection();
+                await using var audit = store.Open(scope.ServiceProvider, connection);
+                await AuditSealer.InsertSealedAsync(audit.Db, batch.ConvertAll(b => b.Row), CancellationToken.None);
             }
 
             foreach (var item in batch)
@@ -100,11 +104,19 @@ public sealed partial class AuditLog(IServiceScopeFactory scopes, ILogger<AuditL
 #pragma warning restore CA1031
         {
             LogWriteFailed(logger, batch.Count, ex);
+            connection?.Dispose();
+            connection = null;
             foreach (var item in batch)
             {
                 item.Done.TrySetException(new AuditWriteFailedException(ex));
             }
         }
+    }
+
+    public override void Dispose()
+    {
+        connection?.Dispose();
+        base.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Storing {Count} audit events failed")]

@@ -13,9 +13,9 @@ namespace Vardbro.Server.Audit;
 /// previous event's hash, so a removed or altered event breaks the chain. New events are inserted
 /// sealed (<see cref="InsertSealedAsync"/>); a background pass seals any stored without a place in the
 /// chain. One writer of the chain at a time per database: each runs in a transaction that holds a
-/// PostgreSQL advisory lock (on SQLite the database's write lock).
+/// PostgreSQL advisory lock (on SQLite the audit file's write lock).
 /// </summary>
-public sealed partial class AuditSealer(IServiceScopeFactory scopes, ILogger<AuditSealer> logger) : BackgroundService
+public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore store, ILogger<AuditSealer> logger) : BackgroundService
 {
     public const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
     private const long AdvisoryLockKey = 0x5641_5244_4155_4454; // "VARDAUDT"
@@ -156,7 +156,8 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, ILogger<Aud
     private async Task<int> SealPassAsync(CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<VardbroDb>();
+        await using var audit = store.Open(scope.ServiceProvider);
+        var db = audit.Db;
 
         // Usually there is nothing to do: then no write lock is taken.
         if (!await db.AuditEvents.AnyAsync(e => e.Seq == null, cancellationToken))
@@ -208,7 +209,8 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, ILogger<Aud
     {
         await SealAsync(cancellationToken);
         await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<VardbroDb>();
+        await using var audit = store.Open(scope.ServiceProvider);
+        var db = audit.Db;
         var previous = Genesis;
         long expectedSeq = 1;
         long lastSeq = 0;

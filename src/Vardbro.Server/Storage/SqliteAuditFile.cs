@@ -5,25 +5,24 @@ using Microsoft.Data.Sqlite;
 namespace Vardbro.Server.Storage;
 
 /// <summary>
-/// On SQLite the audit trail lives in a file of its own, <c>audit.db</c> beside <c>vardbro.db</c>,
-/// attached to every connection as <c>audit</c>.
+/// On SQLite the audit trail lives in a file of its own, <c>audit.db</c> beside <c>vardbro.db</c>, read
+/// and written through <see cref="AuditStore"/> on connections of its own.
 /// <para>
 /// Why: SQLite empties a connection's page cache whenever another connection has committed to the
 /// same file since its last read, and under load the audit writer commits every millisecond or so.
 /// With the trail in the main file nearly every page of every read came from the OS again (strace:
-/// ~18 <c>pread</c> calls per GET patient); commits to the attached file leave the main file's cache valid.
+/// ~18 <c>pread</c> calls per GET patient). And with one file there is one write lock: every audit
+/// commit (and its fsync) waited for bookings and patient writes, and they for it.
 /// </para>
 /// <para>
-/// Queries name the audit tables without a schema, and SQLite looks for such a name in <c>main</c>
-/// first and then in the attached files, so the same SQL serves this layout and PostgreSQL. The
-/// migrations still create the audit tables in <c>main</c>; <see cref="MoveAsync"/> moves them after
-/// every migration run (an existing trail moves with its rows). A later migration that changes an
-/// audit table must name it in the <c>audit</c> schema on SQLite.
+/// The migrations still create the audit tables in the main file; <see cref="MoveAsync"/> moves them
+/// into the audit file after every migration run (an existing trail moves with its rows). A later
+/// migration that changes an audit table must be applied to the audit file by hand on SQLite.
 /// </para>
 /// </summary>
 public static partial class SqliteAuditFile
 {
-    public const string Schema = "audit";
+    private const string Schema = "audit";
 
     public const string FileName = "audit.db";
 
@@ -36,15 +35,6 @@ public static partial class SqliteAuditFile
         return Path.Combine(Path.GetDirectoryName(main) ?? "", FileName);
     }
 
-    public static void Attach(SqliteConnection connection, string connectionString)
-    {
-        ArgumentNullException.ThrowIfNull(connection);
-        using var attach = connection.CreateCommand();
-        attach.CommandText = $"ATTACH DATABASE $file AS {Schema}";
-        attach.Parameters.AddWithValue("$file", PathFor(connectionString));
-        attach.ExecuteNonQuery();
-    }
-
     /// <summary>
     /// Moves the audit tables the migrations created (or an earlier version kept) in the main file into
     /// the audit file, rows included; then checks that the audit file has them. Safe to stop at any
@@ -55,6 +45,26 @@ public static partial class SqliteAuditFile
     public static async Task MoveAsync(SqliteConnection connection, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
+        await using (var attach = connection.CreateCommand())
+        {
+            attach.CommandText = $"ATTACH DATABASE $file AS {Schema}";
+            attach.Parameters.AddWithValue("$file", PathFor(connection.ConnectionString));
+            await attach.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        try
+        {
+            await ExecuteAsync(connection, $"PRAGMA {Schema}.journal_mode=WAL", cancellationToken);
+            await MoveTablesAsync(connection, cancellationToken);
+        }
+        finally
+        {
+            await ExecuteAsync(connection, $"DETACH DATABASE {Schema}", CancellationToken.None);
+        }
+    }
+
+    private static async Task MoveTablesAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
         foreach (var table in Tables)
         {
             var definition = await DefinitionAsync(connection, "main", "table", table, cancellationToken);

@@ -45,7 +45,6 @@ public static class SqliteConnectionSetup
         var connection = new SqliteConnection(connectionString);
         connection.Open();
         SQLitePCL.raw.sqlite3_busy_timeout(connection.Handle, busyTimeoutMilliseconds);
-        SqliteAuditFile.Attach(connection, connectionString);
         db.Database.SetDbConnection(connection, contextOwnsConnection: false);
         Ours.AddOrUpdate(connection, connection);
     }

@@ -15,6 +15,7 @@ public static class StorageSetup
     public static IServiceCollection AddVardbroStorage(this IServiceCollection services)
     {
         services.AddSingleton<StorageSettings>();
+        services.AddSingleton<AuditStore>();
         services.AddPooledDbContextFactory<SqliteVardbroDb>((sp, o) => o
             .UseSqlite(sp.GetRequiredService<StorageSettings>().SqliteConnectionString)
             .AddInterceptors(new SqliteStatementCache()));
@@ -52,8 +53,8 @@ public static class StorageSetup
     public const int SqliteTimeoutSeconds = 30;
 
     /// <summary>
-    /// Applies the provider's migrations; on SQLite also turns on write-ahead logging (for the main
-    /// and the audit file) and keeps the audit trail in its file (<see cref="SqliteAuditFile"/>).
+    /// Applies the provider's migrations; on SQLite also turns on write-ahead logging and keeps the
+    /// audit trail in its own file (<see cref="SqliteAuditFile"/>).
     /// </summary>
     public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
@@ -92,6 +93,7 @@ public sealed class StorageSettings
             DataDirectory = Path.GetFullPath(configuration["Storage:DataDirectory"] ?? "data", environment.ContentRootPath);
             Directory.CreateDirectory(DataDirectory);
             SqliteConnectionString = StorageSetup.SqliteConnectionString(Path.Combine(DataDirectory, "vardbro.db"));
+            SqliteAuditConnectionString = StorageSetup.SqliteConnectionString(SqliteAuditFile.PathFor(SqliteConnectionString));
         }
         else
         {
@@ -104,6 +106,9 @@ public sealed class StorageSettings
     public string? DataDirectory { get; }
 
     public string SqliteConnectionString { get; } = "";
+
+    /// <summary>The audit trail's own file on SQLite (<see cref="SqliteAuditFile"/>).</summary>
+    public string SqliteAuditConnectionString { get; } = "";
 
     public string PostgresConnectionString { get; } = "";
 }

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Npgsql;
+using Vardbro.Server.Storage;
 using Vardbro.Server.Tests.Infrastructure;
 
 namespace Vardbro.Server.Tests.Audit;
@@ -19,8 +20,8 @@ public sealed class AuditStallFactory : VardbroFactory
 }
 
 /// <summary>
-/// When the audit trail cannot store an event (here: another process holds the database's write
-/// lock, or a lock on the audit table), the request is answered 503 in the envelope, without the
+/// When the audit trail cannot store an event (here: another process holds the write lock of the
+/// audit trail's SQLite file, or a lock on the audit table), the request is answered 503 in the envelope, without the
 /// patient data and without waiting for ever; once the lock is gone the server answers as before.
 /// </summary>
 public sealed class AuditStallTests(AuditStallFactory factory) : IClassFixture<AuditStallFactory>
@@ -64,7 +65,7 @@ public sealed class AuditStallTests(AuditStallFactory factory) : IClassFixture<A
 
         var sqlite = new SqliteConnection(new SqliteConnectionStringBuilder
         {
-            DataSource = Path.Combine(factory.Database.DataDirectory, "vardbro.db"),
+            DataSource = Path.Combine(factory.Database.DataDirectory, SqliteAuditFile.FileName),
             Pooling = false,
         }.ToString());
         await sqlite.OpenAsync();

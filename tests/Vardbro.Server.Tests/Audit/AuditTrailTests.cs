@@ -114,15 +114,15 @@ public sealed class AuditTrailTests(VardbroFactory factory) : IClassFixture<Vard
         var events = (await admin.GetJsonAsync("/api/admin/audit")).AsArray();
         Assert.All(events, e => Assert.NotNull((long?)e!["seq"]));
 
-        await own.WithDbAsync(db => db.Database.ExecuteSqlRawAsync("UPDATE audit_events SET \"OutcomeStatus\" = 404 WHERE \"Seq\" = 3"));
+        await own.WithAuditDbAsync(db => db.Database.ExecuteSqlRawAsync("UPDATE audit_events SET \"OutcomeStatus\" = 404 WHERE \"Seq\" = 3"));
         var altered = await admin.GetJsonAsync("/api/admin/audit/verify");
         Assert.False((bool)altered["valid"]!);
         Assert.Equal(3, (long)altered["broken_at_seq"]!);
 
-        await own.WithDbAsync(db => db.Database.ExecuteSqlRawAsync("UPDATE audit_events SET \"OutcomeStatus\" = 200 WHERE \"Seq\" = 3"));
+        await own.WithAuditDbAsync(db => db.Database.ExecuteSqlRawAsync("UPDATE audit_events SET \"OutcomeStatus\" = 200 WHERE \"Seq\" = 3"));
         Assert.True((bool)(await admin.GetJsonAsync("/api/admin/audit/verify"))["valid"]!);
 
-        await own.WithDbAsync(db => db.Database.ExecuteSqlRawAsync("DELETE FROM audit_events WHERE \"Seq\" = 5"));
+        await own.WithAuditDbAsync(db => db.Database.ExecuteSqlRawAsync("DELETE FROM audit_events WHERE \"Seq\" = 5"));
         var removed = await admin.GetJsonAsync("/api/admin/audit/verify");
         Assert.False((bool)removed["valid"]!);
         Assert.Equal(5, (long)removed["broken_at_seq"]!);
@@ -140,7 +140,7 @@ public sealed class AuditTrailTests(VardbroFactory factory) : IClassFixture<Vard
 
         using var admin = own.Admin();
         Assert.True((bool)(await admin.GetJsonAsync("/api/admin/audit/verify"))["valid"]!);
-        await own.WithDbAsync(db => db.Database.ExecuteSqlRawAsync("DELETE FROM audit_events WHERE \"Seq\" = 3"));
+        await own.WithAuditDbAsync(db => db.Database.ExecuteSqlRawAsync("DELETE FROM audit_events WHERE \"Seq\" = 3"));
         Assert.False((bool)(await admin.GetJsonAsync("/api/admin/audit/verify"))["valid"]!);
     }
 

@@ -67,6 +67,15 @@ public class VardbroFactory : WebApplicationFactory<Program>
         return await work(scope.ServiceProvider.GetRequiredService<VardbroDb>());
     }
 
+    /// <summary>Runs <paramref name="work"/> against the server's audit trail store (its own file on SQLite).</summary>
+    public async Task<T> WithAuditDbAsync<T>(Func<VardbroDb, Task<T>> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        await using var scope = Services.CreateAsyncScope();
+        await using var audit = Services.GetRequiredService<AuditStore>().Open(scope.ServiceProvider);
+        return await work(audit.Db);
+    }
+
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);

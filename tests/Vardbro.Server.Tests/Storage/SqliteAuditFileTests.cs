@@ -37,11 +37,21 @@ public sealed class SqliteAuditFileTests : IDisposable
             ["Storage:DataDirectory"] = directory,
             ["Sandbox:Enabled"] = "true",
             ["Admin:Key"] = ServerProcess.AdminKey,
+            ["Audit:MaxWaitSeconds"] = "1",
         };
         await using (var server = await ServerProcess.StartAsync(settings))
         {
+            // The trail's writes do not wait for the main file's write lock: a read is audited (not
+            // answered 503 after a second) while another process holds that lock.
             using var client = server.Sandbox();
-            await client.GetJsonAsync("/api/emrs/webdoc/care-units/L0_1/patients/se_personal_number:191212121212");
+            await using (var writer = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = MainFile, Pooling = false }.ToString()))
+            {
+                await writer.OpenAsync();
+                await using var begin = writer.CreateCommand();
+                begin.CommandText = "BEGIN IMMEDIATE";
+                await begin.ExecuteNonQueryAsync();
+                await client.GetJsonAsync("/api/emrs/webdoc/care-units/L0_1/patients/se_personal_number:191212121212");
+            }
 
             using var admin = server.Admin();
             var verified = await admin.GetJsonAsync("/api/admin/audit/verify");
@@ -63,7 +73,7 @@ public sealed class SqliteAuditFileTests : IDisposable
         var before = Path.Combine(directory, "before-move");
         Directory.CreateDirectory(before);
         File.Copy(MainFile, Path.Combine(before, "vardbro.db"));
-        await using (var connection = await OpenAttachedAsync())
+        await using (var connection = await OpenMainAsync())
         {
             await SqliteAuditFile.MoveAsync(connection, CancellationToken.None);
         }
@@ -74,7 +84,7 @@ public sealed class SqliteAuditFileTests : IDisposable
         File.Copy(Path.Combine(before, "vardbro.db"), MainFile, overwrite: true);
         Assert.Equal(5L, await ScalarAsync(MainFile, "SELECT COUNT(*) FROM audit_events"));
 
-        await using (var connection = await OpenAttachedAsync())
+        await using (var connection = await OpenMainAsync())
         {
             await SqliteAuditFile.MoveAsync(connection, CancellationToken.None);
         }
@@ -88,7 +98,7 @@ public sealed class SqliteAuditFileTests : IDisposable
     public async Task A_missing_trail_file_stops_the_start_with_a_message_that_names_it()
     {
         await CreateEarlierLayoutAsync(events: 2);
-        await using (var connection = await OpenAttachedAsync())
+        await using (var connection = await OpenMainAsync())
         {
             await SqliteAuditFile.MoveAsync(connection, CancellationToken.None);
         }
@@ -99,7 +109,7 @@ public sealed class SqliteAuditFileTests : IDisposable
             File.Delete(file);
         }
 
-        await using var reopened = await OpenAttachedAsync();
+        await using var reopened = await OpenMainAsync();
         var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => SqliteAuditFile.MoveAsync(reopened, CancellationToken.None));
         Assert.Contains(AuditFile, refused.Message, StringComparison.Ordinal);
         Assert.Contains("Restore it", refused.Message, StringComparison.Ordinal);
@@ -124,12 +134,11 @@ public sealed class SqliteAuditFileTests : IDisposable
         await AuditSealer.InsertSealedAsync(db, rows, CancellationToken.None);
     }
 
-    private async Task<SqliteConnection> OpenAttachedAsync()
+    private async Task<SqliteConnection> OpenMainAsync()
     {
         var connectionString = new SqliteConnectionStringBuilder { DataSource = MainFile, Pooling = false }.ToString();
         var connection = new SqliteConnection(connectionString);
         await connection.OpenAsync();
-        SqliteAuditFile.Attach(connection, connectionString);
         return connection;
     }
 

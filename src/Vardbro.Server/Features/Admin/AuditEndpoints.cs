@@ -37,7 +37,7 @@ public static class AuditEndpoints
     }
 
     public static async Task<Ok<AuditEventResponse[]>> ListAuditEvents(
-        string? patient_id, string? client_id, string? from, string? to, string? limit, string? cursor, HttpContext http, VardbroDb db, CancellationToken cancellationToken)
+        string? patient_id, string? client_id, string? from, string? to, string? limit, string? cursor, HttpContext http, AuditStore store, CancellationToken cancellationToken)
     {
         var errors = new List<ApiError>();
         var pageSize = Http.Limit(limit);
@@ -52,7 +52,8 @@ public static class AuditEndpoints
         }
 
         Http.ThrowIfAny(errors);
-        var query = db.AuditEvents.AsNoTracking().Where(e => e.Id > after);
+        await using var audit = store.Open(http.RequestServices);
+        var query = audit.Db.AuditEvents.AsNoTracking().Where(e => e.Id > after);
         if (!string.IsNullOrEmpty(patient_id))
         {
             query = query.Where(e => e.PatientIds.Contains(patient_id));
