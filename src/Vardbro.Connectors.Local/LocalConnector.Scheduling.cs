@@ -186,11 +186,12 @@ public sealed partial class LocalConnector
             List<BusyTime> taken;
             if (resourceId is not null && ignoring is null)
             {
-                taken = await ToListAsync(ActiveOfResource(db, emr, careUnitId, resourceId, now, from, until), cancellationToken);
+                taken = await ToListAsync(ActiveOfResource(db, emr, careUnitId, resourceId, now, from, until, from - LongestAppointment), cancellationToken);
             }
             else
             {
-                var appointments = ActiveAt(Appointments.AsNoTracking(), now).Where(a => a.CareUnitId == careUnitId && a.StartUtc < until && a.EndUtc > from);
+                var startsAfter = from - LongestAppointment;
+                var appointments = ActiveAt(Appointments.AsNoTracking(), now).Where(a => a.CareUnitId == careUnitId && a.StartUtc < until && a.EndUtc > from && a.StartUtc > startsAfter);
                 if (resourceId is not null)
                 {
                     appointments = appointments.Where(a => a.ResourceId == resourceId);
@@ -266,18 +267,25 @@ public sealed partial class LocalConnector
         EF.CompileAsyncQuery((DbContext db, string emr, string careUnitId, string resourceId) =>
             db.Set<ScheduleRow>().AsNoTracking().Where(x => x.Emr == emr && x.CareUnitId == careUnitId && x.ResourceId == resourceId));
 
-    private static readonly Func<DbContext, string, string, string, DateTimeOffset, DateTimeOffset, DateTimeOffset, IAsyncEnumerable<BusyTime>> ActiveOfResource =
-        EF.CompileAsyncQuery((DbContext db, string emr, string careUnitId, string resourceId, DateTimeOffset now, DateTimeOffset from, DateTimeOffset until) =>
+    /// <summary>
+    /// No appointment is longer than the longest service, so one that ends after a moment started less
+    /// than this before it. The overlap queries say so, which bounds their index range on the start
+    /// time from below; without it they read every earlier appointment of the resource.
+    /// </summary>
+    private static readonly TimeSpan LongestAppointment = TimeSpan.FromMinutes(HealthcareService.MaxDurationMinutes);
+
+    private static readonly Func<DbContext, string, string, string, DateTimeOffset, DateTimeOffset, DateTimeOffset, DateTimeOffset, IAsyncEnumerable<BusyTime>> ActiveOfResource =
+        EF.CompileAsyncQuery((DbContext db, string emr, string careUnitId, string resourceId, DateTimeOffset now, DateTimeOffset from, DateTimeOffset until, DateTimeOffset startsAfter) =>
             db.Set<AppointmentRow>().AsNoTracking()
-                .Where(a => a.Emr == emr && a.CareUnitId == careUnitId && a.ResourceId == resourceId && a.StartUtc < until && a.EndUtc > from)
+                .Where(a => a.Emr == emr && a.CareUnitId == careUnitId && a.ResourceId == resourceId && a.StartUtc < until && a.EndUtc > from && a.StartUtc > startsAfter)
                 .Where(a => a.Status == AppointmentStatuses.Booked
                     || (a.Status == AppointmentStatuses.AwaitingConfirmation && a.ConfirmationExpiresAt > now))
                 .Select(a => new BusyTime(a.ResourceId, a.StartUtc, a.EndUtc)));
 
-    private static readonly Func<DbContext, string, string, DateTimeOffset, DateTimeOffset, DateTimeOffset, CancellationToken, Task<bool>> AnyActiveOverlap =
-        EF.CompileAsyncQuery((DbContext db, string emr, string resourceId, DateTimeOffset now, DateTimeOffset start, DateTimeOffset end, CancellationToken _) =>
+    private static readonly Func<DbContext, string, string, DateTimeOffset, DateTimeOffset, DateTimeOffset, DateTimeOffset, CancellationToken, Task<bool>> AnyActiveOverlap =
+        EF.CompileAsyncQuery((DbContext db, string emr, string resourceId, DateTimeOffset now, DateTimeOffset start, DateTimeOffset end, DateTimeOffset startsAfter, CancellationToken _) =>
             db.Set<AppointmentRow>().AsNoTracking()
-                .Where(a => a.Emr == emr && a.ResourceId == resourceId && a.StartUtc < end && a.EndUtc > start)
+                .Where(a => a.Emr == emr && a.ResourceId == resourceId && a.StartUtc < end && a.EndUtc > start && a.StartUtc > startsAfter)
                 .Any(a => a.Status == AppointmentStatuses.Booked
                     || (a.Status == AppointmentStatuses.AwaitingConfirmation && a.ConfirmationExpiresAt > now)));
 
@@ -581,11 +589,12 @@ public sealed partial class LocalConnector
         if (ignoring is null)
         {
             // Runs under the write lock of every booking: compiled, so the lock is held for less.
-            return await AnyActiveOverlap(db, emr, resourceId, now, start, end, cancellationToken);
+            return await AnyActiveOverlap(db, emr, resourceId, now, start, end, start - LongestAppointment, cancellationToken);
         }
 
+        var startsAfter = start - LongestAppointment;
         return await ActiveAt(Appointments.AsNoTracking(), now)
-            .Where(a => a.ResourceId == resourceId && a.StartUtc < end && a.EndUtc > start && a.Id != ignoring)
+            .Where(a => a.ResourceId == resourceId && a.StartUtc < end && a.EndUtc > start && a.StartUtc > startsAfter && a.Id != ignoring)
             .AnyAsync(cancellationToken);
     }
 

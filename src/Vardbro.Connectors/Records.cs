@@ -32,7 +32,16 @@ public sealed record HealthcareService(
     string CareUnitId,
     string Name,
     string? Description,
-    int DurationMinutes);
+    int DurationMinutes)
+{
+    public const int MinDurationMinutes = 5;
+
+    /// <summary>
+    /// The longest service, and so the longest appointment (an appointment is one service-length
+    /// timeslot): the built-in EHR's overlap queries rely on it to bound their index range.
+    /// </summary>
+    public const int MaxDurationMinutes = 480;
+}
 
 public sealed record PostalAddress(string? Street, string? PostalCode, string? City, string? Country);
 

@@ -150,9 +150,9 @@ public static class MasterDataEndpoints
         {
             errors.Add(new ApiError(ErrorCodes.MissingRequiredField, "duration_minutes is required.", "duration_minutes"));
         }
-        else if (minutes is < 5 or > 480)
+        else if (minutes is < HealthcareService.MinDurationMinutes or > HealthcareService.MaxDurationMinutes)
         {
-            errors.Add(new ApiError(ErrorCodes.InvalidField, "duration_minutes must be from 5 to 480.", "duration_minutes"));
+            errors.Add(new ApiError(ErrorCodes.InvalidField, $"duration_minutes must be from {HealthcareService.MinDurationMinutes} to {HealthcareService.MaxDurationMinutes}.", "duration_minutes"));
         }
 
         Http.ThrowIfAny(errors);
