@@ -89,7 +89,7 @@ app.MapOpenApi();
 app.MapScalarApiReference("/docs/reference");
 app.MapGet("/docs/errors", ErrorPages.Reference).ExcludeFromDescription();
 
-var api = app.MapGroup("/api");
+var api = app.MapGroup("/api").AnswerRefusalsAsResults();
 api.MapEmrs();
 api.MapMedicalNoteTemplates();
 
