@@ -69,6 +69,11 @@ public static class Problem
         var response = context.Response;
         response.StatusCode = status;
         response.ContentType = ContentType;
+
+        // An error is never cached (what ASP.NET Core's exception handler sets, for every path here).
+        response.Headers.CacheControl = "no-cache,no-store";
+        response.Headers.Pragma = "no-cache";
+        response.Headers.Expires = "-1";
         if (status == 429)
         {
             response.Headers.RetryAfter = "1";
@@ -128,12 +133,6 @@ public sealed class ProblemResult(VardbroException exception) : IResult, IStatus
     public Task ExecuteAsync(HttpContext httpContext)
     {
         ArgumentNullException.ThrowIfNull(httpContext);
-
-        // What the exception handler middleware adds to every answer it writes.
-        var headers = httpContext.Response.Headers;
-        headers.CacheControl = "no-cache,no-store";
-        headers.Pragma = "no-cache";
-        headers.Expires = "-1";
         return Problem.WriteAsync(httpContext, exception);
     }
 }

@@ -147,6 +147,10 @@ public sealed class MalformedRequestCorpusTests(VardbroFactory factory) : IClass
 
         Assert.All(problem["errors"]!.AsArray(), e => Assert.False(string.IsNullOrEmpty((string?)e!["error_code"])));
 
+        // Whoever wrote it (a middleware, the exception handler, an endpoint's refusal): the same headers.
+        Assert.Equal((string?)problem["instance"], response.Headers.GetValues("x-request-id").Single());
+        Assert.True(response.Headers.CacheControl is { NoCache: true, NoStore: true }, $"{c.Name}: Cache-Control {response.Headers.CacheControl}");
+
         // An error never echoes a hostile input wholesale.
         Assert.True(body.Length < 32 * 1024, $"{c.Name}: the error body is {body.Length} characters long");
     }
