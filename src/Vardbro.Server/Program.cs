@@ -89,7 +89,7 @@ app.MapOpenApi();
 app.MapScalarApiReference("/docs/reference");
 app.MapGet("/docs/errors", ErrorPages.Reference).ExcludeFromDescription();
 
-var api = app.MapGroup("/api").AnswerRefusalsAsResults();
+var api = app.MapGroup("/api");
 api.MapEmrs();
 api.MapMedicalNoteTemplates();
 

@@ -70,7 +70,8 @@ public static class Problem
         response.StatusCode = status;
         response.ContentType = ContentType;
 
-        // An error is never cached (what ASP.NET Core's exception handler sets, for every path here).
+        // An error is never cached: what ASP.NET Core's exception handler sets on the answers it
+        // writes, here also on those written by a middleware (401, 403).
         response.Headers.CacheControl = "no-cache,no-store";
         response.Headers.Pragma = "no-cache";
         response.Headers.Expires = "-1";
@@ -120,44 +121,6 @@ public static class Problem
         EmrBadAnswerException => 502,
         _ => 500,
     };
-}
-
-/// <summary>
-/// A refusal (<see cref="VardbroException"/>) as the endpoint's result: the same envelope, status and
-/// headers the exception handler writes for it.
-/// </summary>
-public sealed class ProblemResult(VardbroException exception) : IResult, IStatusCodeHttpResult
-{
-    public int? StatusCode { get; } = Problem.StatusOf(exception);
-
-    public Task ExecuteAsync(HttpContext httpContext)
-    {
-        ArgumentNullException.ThrowIfNull(httpContext);
-        return Problem.WriteAsync(httpContext, exception);
-    }
-}
-
-public static class ProblemResults
-{
-    /// <summary>
-    /// Answers a refusal an endpoint throws right there, as its result, instead of letting the
-    /// exception travel out through every middleware to the exception handler: .NET rethrows an
-    /// exception at each async frame it passes, and under contention the 409s of losing bookings
-    /// spent a quarter of the server's CPU on that. The endpoint's own filters (the audit trail's)
-    /// still see the exception.
-    /// </summary>
-    public static RouteGroupBuilder AnswerRefusalsAsResults(this RouteGroupBuilder group) =>
-        group.AddEndpointFilter(async (invocation, next) =>
-        {
-            try
-            {
-                return await next(invocation);
-            }
-            catch (VardbroException refusal)
-            {
-                return new ProblemResult(refusal);
-            }
-        });
 }
 
 /// <summary>Turns every exception into the envelope; anything not ours is a bare 500 without detail.</summary>

@@ -147,7 +147,7 @@ public sealed class MalformedRequestCorpusTests(VardbroFactory factory) : IClass
 
         Assert.All(problem["errors"]!.AsArray(), e => Assert.False(string.IsNullOrEmpty((string?)e!["error_code"])));
 
-        // Whoever wrote it (a middleware, the exception handler, an endpoint's refusal): the same headers.
+        // Whoever wrote it (a middleware or the exception handler): the same headers.
         Assert.Equal((string?)problem["instance"], response.Headers.GetValues("x-request-id").Single());
         Assert.True(response.Headers.CacheControl is { NoCache: true, NoStore: true }, $"{c.Name}: Cache-Control {response.Headers.CacheControl}");
 
