@@ -40,9 +40,10 @@ patients="${patients:-$default_patients}"
 [[ "$patients" =~ ^[0-9]+$ ]] && [ "$patients" -ge 100 ] || { echo "--patients must be a number >= 100" >&2; exit 2; }
 duration=$([ $quick = 1 ] && echo 3 || echo 10)
 warmup=$([ $quick = 1 ] && echo 1 || echo 3)
-# Tiered JIT (with dynamic PGO) needs ~20 s of load before the server reaches its steady state:
-# every scenario runs this long once, right after the start, before any is measured.
-jit_warmup=$([ $quick = 1 ] && echo 2 || echo 5)
+# Tiered JIT (with dynamic PGO) needs 20-30 s of a scenario's load before the server reaches its
+# steady state for it (measured: search 300 req/s in the first 8 s, 630 from 24 s on), so every
+# scenario runs this long once, right after the start, before any is measured.
+jit_warmup=$([ $quick = 1 ] && echo 2 || echo 25)
 threads=2
 connections=32
 provider=$([ $postgres = 1 ] && echo postgres || echo sqlite)
