@@ -330,7 +330,8 @@ public static class LocalEhrModel
             e.Property(x => x.Value).HasMaxLength(320);
             e.Property(x => x.Normalized).HasMaxLength(320);
             e.HasIndex(x => new { x.Kind, x.Normalized });
-            e.HasIndex(x => x.PatientKey);
+            // Covers reading a patient's contacts (by patient, in order): no lookup into the table for each one.
+            e.HasIndex(x => new { x.PatientKey, x.Position, x.Kind, x.Value });
         });
     }
 }

@@ -347,9 +347,9 @@ namespace Vardbro.Server.Storage.Migrations.Postgres
 
                     b.HasKey("Key");
 
-                    b.HasIndex("PatientKey");
-
                     b.HasIndex("Kind", "Normalized");
+
+                    b.HasIndex("PatientKey", "Position", "Kind", "Value");
 
                     b.ToTable("local_patient_contacts", (string)null);
                 });

@@ -334,9 +334,9 @@ namespace Vardbro.Server.Storage.Migrations.Sqlite
 
                     b.HasKey("Key");
 
-                    b.HasIndex("PatientKey");
-
                     b.HasIndex("Kind", "Normalized");
+
+                    b.HasIndex("PatientKey", "Position", "Kind", "Value");
 
                     b.ToTable("local_patient_contacts", (string)null);
                 });
