@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -104,6 +105,24 @@ public sealed partial class LocalConnector(DbContext db, string emr, TimeProvide
     public async Task<PatientPage> SearchPatientsAsync(PatientQuery query, int limit, string? cursor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
+        var cursorKey = cursor is null ? ((string, string, string)?)null : DecodeCursor(cursor);
+        var page = SqliteStatements.Apply(db)
+            ? await SearchPreparedAsync(query, limit, cursorKey, cancellationToken)
+            : await SearchQueryAsync(query, limit, cursorKey, cancellationToken);
+        var more = page.Count > limit;
+        if (more)
+        {
+            page.RemoveAt(page.Count - 1);
+        }
+
+        await LoadContactsAsync(page, cancellationToken);
+        var next = more ? EncodeCursor(page[^1]) : null;
+        return new PatientPage(page.ConvertAll(ToRecord), next);
+    }
+
+    /// <summary>Up to <paramref name="limit"/> + 1 matches after the cursor, in page order.</summary>
+    private async Task<List<PatientRow>> SearchQueryAsync(PatientQuery query, int limit, (string Last, string First, string Id)? cursor, CancellationToken cancellationToken)
+    {
         var rows = Patients;
         if (!string.IsNullOrEmpty(query.LastName))
         {
@@ -130,28 +149,85 @@ public sealed partial class LocalConnector(DbContext db, string emr, TimeProvide
             rows = rows.Where(p => db.Set<PatientContactRow>().Any(c => c.PatientKey == p.Key && c.Kind == LocalEhrModel.Email && c.Normalized == email));
         }
 
-        if (cursor is not null)
+        if (cursor is var (l, f, id))
         {
-            var (l, f, id) = DecodeCursor(cursor);
             rows = rows.Where(x =>
                 string.Compare(x.FoldedLastName, l) > 0
                 || (x.FoldedLastName == l && string.Compare(x.FoldedFirstName, f) > 0)
                 || (x.FoldedLastName == l && x.FoldedFirstName == f && string.Compare(x.EmrId, id) > 0));
         }
 
-        var page = await rows
+        return await rows
             .OrderBy(x => x.FoldedLastName).ThenBy(x => x.FoldedFirstName).ThenBy(x => x.EmrId)
             .Take(limit + 1)
             .ToListAsync(cancellationToken);
-        var more = page.Count > limit;
-        if (more)
+    }
+
+    /// <summary>
+    /// <see cref="SearchQueryAsync"/> as one prepared statement per combination of criteria (see
+    /// <see cref="SqliteStatements"/>): the same conditions and order, without EF Core's query
+    /// translation and materialisation on every page, which cost more than the page itself.
+    /// </summary>
+    private async Task<List<PatientRow>> SearchPreparedAsync(PatientQuery query, int limit, (string Last, string First, string Id)? cursor, CancellationToken cancellationToken)
+    {
+        var sql = new StringBuilder($"""SELECT {PatientColumns} FROM "local_patients" WHERE "Emr" = @p0""");
+        var values = new List<object?> { emr };
+        string Next(object? value)
         {
-            page.RemoveAt(page.Count - 1);
+            values.Add(value);
+            return "@p" + (values.Count - 1).ToString(CultureInfo.InvariantCulture);
         }
 
-        await LoadContactsAsync(page, cancellationToken);
-        var next = more ? EncodeCursor(page[^1]) : null;
-        return new PatientPage(page.ConvertAll(ToRecord), next);
+        void Prefix(string column, string? text)
+        {
+            if (string.IsNullOrEmpty(text) || TextFolding.Fold(text) is not { Length: > 0 } prefix)
+            {
+                return;
+            }
+
+            sql.Append(CultureInfo.InvariantCulture, $""" AND "{column}" >= {Next(prefix)}""");
+            if (TextFolding.UpperBound(prefix) is { } upper)
+            {
+                sql.Append(CultureInfo.InvariantCulture, $""" AND "{column}" < {Next(upper)}""");
+            }
+        }
+
+        Prefix(nameof(PatientRow.FoldedLastName), query.LastName);
+        Prefix(nameof(PatientRow.FoldedFirstName), query.FirstName);
+        if (query.BirthDate is { } birthDate)
+        {
+            sql.Append(CultureInfo.InvariantCulture, $""" AND "BirthDate" = {Next(SqliteStatements.Store(db, typeof(PatientRow), nameof(PatientRow.BirthDate), birthDate))}""");
+        }
+
+        foreach (var (kind, value) in new[] { (LocalEhrModel.Phone, query.Phone), (LocalEhrModel.Email, query.Email) })
+        {
+            if (value is not null)
+            {
+                sql.Append(CultureInfo.InvariantCulture, $"""
+                     AND EXISTS (SELECT 1 FROM "local_patient_contacts" AS c WHERE c."PatientKey" = "local_patients"."Key" AND c."Kind" = {Next(kind)} AND c."Normalized" = {Next(value)})
+                    """);
+            }
+        }
+
+        if (cursor is var (l, f, id))
+        {
+            var (pl, pf, pid) = (Next(l), Next(f), Next(id));
+            sql.Append(CultureInfo.InvariantCulture, $"""
+                 AND ("FoldedLastName" > {pl} OR ("FoldedLastName" = {pl} AND "FoldedFirstName" > {pf})
+                      OR ("FoldedLastName" = {pl} AND "FoldedFirstName" = {pf} AND "EmrId" > {pid}))
+                """);
+        }
+
+        sql.Append(CultureInfo.InvariantCulture, $""" ORDER BY "FoldedLastName", "FoldedFirstName", "EmrId" LIMIT {Next(limit + 1)}""");
+        var command = SqliteStatements.For(db, sql.ToString(), [.. values])!;
+        var page = new List<PatientRow>(limit + 1);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            page.Add(ReadPatientRow(reader));
+        }
+
+        return page;
     }
 
     public async Task<PatientCreation> CreateOrReturnPatientAsync(string careUnitId, NewPatient patient, CancellationToken cancellationToken)
@@ -274,13 +350,8 @@ public sealed partial class LocalConnector(DbContext db, string emr, TimeProvide
     /// <summary><see cref="FindPatientAsync"/> with statements prepared once per connection (see <see cref="SqliteStatements"/>).</summary>
     private async Task<Patient?> FindPatientPreparedAsync(string column, string value, CancellationToken cancellationToken)
     {
-        var byId = SqliteStatements.For(db, $"""
-            SELECT "Key", "EmrId", "CareUnitId", "FirstName", "LastName", "BirthDate", "Gender", "SePersonalNumber", "NoPersonalNumber",
-                   "NhsNumber", "ExternalId", "Street", "PostalCode", "City", "Country", "CreatedAt", "UpdatedAt"
-            FROM "local_patients" WHERE "Emr" = @p0 AND "{column}" = @p1 LIMIT 1
-            """, emr, value)!;
-        long key;
-        Patient patient;
+        var byId = SqliteStatements.For(db, $"""SELECT {PatientColumns} FROM "local_patients" WHERE "Emr" = @p0 AND "{column}" = @p1 LIMIT 1""", emr, value)!;
+        PatientRow row;
         await using (var reader = await byId.ExecuteReaderAsync(cancellationToken))
         {
             if (!await reader.ReadAsync(cancellationToken))
@@ -288,41 +359,55 @@ public sealed partial class LocalConnector(DbContext db, string emr, TimeProvide
                 return null;
             }
 
-            string? Text(int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
-            key = reader.GetInt64(0);
-            var address = reader.IsDBNull(11) && reader.IsDBNull(12) && reader.IsDBNull(13) && reader.IsDBNull(14)
-                ? null
-                : new PostalAddress(Text(11), Text(12), Text(13), Text(14));
-            patient = new Patient(
-                reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-                reader.IsDBNull(5) ? null : reader.GetFieldValue<DateOnly>(5), Text(6), Text(7), Text(8), Text(9), Text(10),
-                [], [], address,
-                SqliteStatements.Read<DateTimeOffset>(db, typeof(PatientRow), nameof(PatientRow.CreatedAt), reader.GetValue(15)),
-                SqliteStatements.Read<DateTimeOffset>(db, typeof(PatientRow), nameof(PatientRow.UpdatedAt), reader.GetValue(16)));
+            row = ReadPatientRow(reader);
         }
 
         var contacts = SqliteStatements.For(db, """
-            SELECT "Kind", "Value" FROM "local_patient_contacts" WHERE "PatientKey" = @p0 ORDER BY "Position", "Key"
-            """, key)!;
-        var phones = new List<string>();
-        var emails = new List<string>();
+            SELECT "Kind", "Value", "Position" FROM "local_patient_contacts" WHERE "PatientKey" = @p0 ORDER BY "Position", "Key"
+            """, row.Key)!;
         await using (var reader = await contacts.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                var kind = reader.GetString(0);
-                if (kind == LocalEhrModel.Phone)
-                {
-                    phones.Add(reader.GetString(1));
-                }
-                else if (kind == LocalEhrModel.Email)
-                {
-                    emails.Add(reader.GetString(1));
-                }
+                row.Contacts.Add(new PatientContactRow { PatientKey = row.Key, Kind = reader.GetString(0), Value = reader.GetString(1), Normalized = "", Position = reader.GetInt32(2) });
             }
         }
 
-        return patient with { Phones = phones, Emails = emails };
+        return ToRecord(row);
+    }
+
+    /// <summary>The columns <see cref="ReadPatientRow"/> reads, in its order.</summary>
+    private const string PatientColumns = """
+        "Key", "EmrId", "CareUnitId", "FirstName", "LastName", "FoldedFirstName", "FoldedLastName", "BirthDate", "Gender",
+        "SePersonalNumber", "NoPersonalNumber", "NhsNumber", "ExternalId", "Street", "PostalCode", "City", "Country", "CreatedAt", "UpdatedAt"
+        """;
+
+    private PatientRow ReadPatientRow(System.Data.Common.DbDataReader reader)
+    {
+        string? Text(int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
+        return new PatientRow
+        {
+            Emr = emr,
+            Key = reader.GetInt64(0),
+            EmrId = reader.GetString(1),
+            CareUnitId = reader.GetString(2),
+            FirstName = reader.GetString(3),
+            LastName = reader.GetString(4),
+            FoldedFirstName = reader.GetString(5),
+            FoldedLastName = reader.GetString(6),
+            BirthDate = reader.IsDBNull(7) ? null : reader.GetFieldValue<DateOnly>(7),
+            Gender = Text(8),
+            SePersonalNumber = Text(9),
+            NoPersonalNumber = Text(10),
+            NhsNumber = Text(11),
+            ExternalId = Text(12),
+            Street = Text(13),
+            PostalCode = Text(14),
+            City = Text(15),
+            Country = Text(16),
+            CreatedAt = SqliteStatements.Read<DateTimeOffset>(db, typeof(PatientRow), nameof(PatientRow.CreatedAt), reader.GetValue(17)),
+            UpdatedAt = SqliteStatements.Read<DateTimeOffset>(db, typeof(PatientRow), nameof(PatientRow.UpdatedAt), reader.GetValue(18)),
+        };
     }
 
     private static IQueryable<PatientRow>? ByTypedId(IQueryable<PatientRow> rows, TypedId id) => id.Type switch
