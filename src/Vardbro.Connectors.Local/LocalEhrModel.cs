@@ -168,12 +168,7 @@ public static class LocalEhrModel
     /// The provider's name for a byte-wise collation, for columns searched by range
     /// (PostgreSQL's default collation is linguistic; SQLite's is already binary: pass null).
     /// </param>
-    /// <param name="coveringSearchIndex">
-    /// Whether the patient search's index also holds every column a result reads, so that a page is
-    /// one range read of the index instead of a table lookup per patient (on SQLite, where a page of
-    /// 51 rows scattered over the table was most of the search's own time).
-    /// </param>
-    public static void Configure(ModelBuilder model, string? binaryCollation, bool coveringSearchIndex = false)
+    public static void Configure(ModelBuilder model, string? binaryCollation)
     {
         ArgumentNullException.ThrowIfNull(model);
 
@@ -249,19 +244,7 @@ public static class LocalEhrModel
             e.HasIndex(x => new { x.Emr, x.SePersonalNumber }).IsUnique();
             e.HasIndex(x => new { x.Emr, x.NoPersonalNumber }).IsUnique();
             e.HasIndex(x => new { x.Emr, x.NhsNumber }).IsUnique();
-            if (coveringSearchIndex)
-            {
-                e.HasIndex(x => new
-                {
-                    x.Emr, x.FoldedLastName, x.FoldedFirstName, x.EmrId, x.CareUnitId, x.FirstName, x.LastName, x.BirthDate, x.Gender,
-                    x.SePersonalNumber, x.NoPersonalNumber, x.NhsNumber, x.ExternalId, x.Street, x.PostalCode, x.City, x.Country, x.CreatedAt, x.UpdatedAt,
-                }).HasDatabaseName("IX_local_patients_search");
-            }
-            else
-            {
-                e.HasIndex(x => new { x.Emr, x.FoldedLastName, x.FoldedFirstName, x.EmrId });
-            }
-
+            e.HasIndex(x => new { x.Emr, x.FoldedLastName, x.FoldedFirstName, x.EmrId });
             e.HasIndex(x => new { x.Emr, x.FoldedFirstName });
             e.HasIndex(x => new { x.Emr, x.BirthDate });
             e.HasMany(x => x.Contacts).WithOne().HasForeignKey(x => x.PatientKey).OnDelete(DeleteBehavior.Cascade);

@@ -21,14 +21,11 @@ public abstract class VardbroDb(DbContextOptions options) : DbContext(options)
     /// <summary>A byte-wise collation for range-searched text columns; null where it is the default.</summary>
     protected abstract string? BinaryCollation { get; }
 
-    /// <summary>See <see cref="LocalEhrModel.Configure"/>.</summary>
-    protected virtual bool CoveringSearchIndex => false;
-
     public bool IsPostgres => SerializedWrites.IsPostgres(this);
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
-        LocalEhrModel.Configure(modelBuilder, BinaryCollation, CoveringSearchIndex);
+        LocalEhrModel.Configure(modelBuilder, BinaryCollation);
 
         modelBuilder.Entity<ClientRow>(e =>
         {
@@ -97,8 +94,6 @@ public abstract class VardbroDb(DbContextOptions options) : DbContext(options)
 public sealed class SqliteVardbroDb(DbContextOptions<SqliteVardbroDb> options) : VardbroDb(options)
 {
     protected override string? BinaryCollation => null;
-
-    protected override bool CoveringSearchIndex => true;
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {

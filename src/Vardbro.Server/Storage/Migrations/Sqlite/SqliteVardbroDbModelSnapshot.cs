@@ -445,8 +445,7 @@ namespace Vardbro.Server.Storage.Migrations.Sqlite
                     b.HasIndex("Emr", "SePersonalNumber")
                         .IsUnique();
 
-                    b.HasIndex("Emr", "FoldedLastName", "FoldedFirstName", "EmrId", "CareUnitId", "FirstName", "LastName", "BirthDate", "Gender", "SePersonalNumber", "NoPersonalNumber", "NhsNumber", "ExternalId", "Street", "PostalCode", "City", "Country", "CreatedAt", "UpdatedAt")
-                        .HasDatabaseName("IX_local_patients_search");
+                    b.HasIndex("Emr", "FoldedLastName", "FoldedFirstName", "EmrId");
 
                     b.ToTable("local_patients", (string)null);
                 });
