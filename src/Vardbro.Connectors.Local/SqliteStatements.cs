@@ -1,8 +1,10 @@
+using System.Collections.Concurrent;
 using System.Data;
 using System.Data.Common;
 using System.Runtime.CompilerServices;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace Vardbro.Connectors.Local;
 
@@ -86,16 +88,25 @@ public static class SqliteStatements
     /// <summary>A stored value read back as <typeparamref name="T"/> with the model's conversion of that property.</summary>
     public static T Read<T>(DbContext db, Type entity, string property, object stored)
     {
-        ArgumentNullException.ThrowIfNull(db);
-        var converter = db.Model.FindEntityType(entity)?.FindProperty(property)?.GetTypeMapping().Converter;
+        var converter = ConverterOf(db, entity, property);
         return (T)(converter is null ? stored : converter.ConvertFromProvider(stored)!);
     }
 
     /// <summary>A value as the model stores it in that property's column.</summary>
     public static object? Store(DbContext db, Type entity, string property, object? value)
     {
-        ArgumentNullException.ThrowIfNull(db);
-        var converter = db.Model.FindEntityType(entity)?.FindProperty(property)?.GetTypeMapping().Converter;
+        var converter = ConverterOf(db, entity, property);
         return converter is null || value is null ? value : converter.ConvertToProvider(value);
+    }
+
+    // Read runs for every instant of every row a prepared read returns; the model's lookup is kept per model.
+    private static readonly ConditionalWeakTable<Microsoft.EntityFrameworkCore.Metadata.IModel, ConcurrentDictionary<(Type, string), ValueConverter?>> Converters = [];
+
+    private static ValueConverter? ConverterOf(DbContext db, Type entity, string property)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        var model = db.Model;
+        return Converters.GetValue(model, static _ => new()).GetOrAdd((entity, property), static (key, m) =>
+            m.FindEntityType(key.Item1)?.FindProperty(key.Item2)?.GetTypeMapping().Converter, model);
     }
 }
