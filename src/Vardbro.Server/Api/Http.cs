@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -193,17 +194,31 @@ public static class Ids
     /// <summary>Vardbro's own stable patient id: a name-based UUID (version 5) of <c>emr/emr_id</c>.</summary>
     public static string VardbroPatientId(string emr, string emrId)
     {
+        ArgumentNullException.ThrowIfNull(emr);
+        ArgumentNullException.ThrowIfNull(emrId);
+
         // A fixed namespace UUID for Vardbro patient ids, in network byte order.
         ReadOnlySpan<byte> ns = [0x6f, 0x0e, 0x6c, 0x1a, 0x3b, 0x55, 0x4d, 0x8e, 0x9a, 0x41, 0x2c, 0x7d, 0x10, 0x5e, 0xb3, 0x27];
-        var name = Encoding.UTF8.GetBytes($"{emr}/{emrId}");
-        var input = new byte[ns.Length + name.Length];
+
+        // On the stack: a search page computes one per patient found.
+        var length = ns.Length + Encoding.UTF8.GetByteCount(emr) + 1 + Encoding.UTF8.GetByteCount(emrId);
+        var rented = length > 256 ? ArrayPool<byte>.Shared.Rent(length) : null;
+        Span<byte> input = rented ?? stackalloc byte[256];
         ns.CopyTo(input);
-        name.CopyTo(input, ns.Length);
+        var n = ns.Length + Encoding.UTF8.GetBytes(emr, input[ns.Length..]);
+        input[n++] = (byte)'/';
+        n += Encoding.UTF8.GetBytes(emrId, input[n..]);
+        Span<byte> hash = stackalloc byte[SHA1.HashSizeInBytes];
 #pragma warning disable CA5350 // RFC 4122 version 5 is defined over SHA-1; this is an identifier, not a security function
-        var hash = SHA1.HashData(input);
+        SHA1.HashData(input[..n], hash);
 #pragma warning restore CA5350
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+
         hash[6] = (byte)((hash[6] & 0x0F) | 0x50);
         hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
-        return new Guid(hash.AsSpan(0, 16), bigEndian: true).ToString();
+        return new Guid(hash[..16], bigEndian: true).ToString();
     }
 }

@@ -83,7 +83,7 @@ public static class FhirEndpoints
     public static async Task<FhirResult> SearchPatients(
         string emr, string care_unit_id, [AsParameters] PatientSearchQuery query, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
     {
-        var (unit, page) = await PatientsEndpoints.SearchAsync(emr, care_unit_id, query, http, connectors, cancellationToken);
+        var (unit, page, _) = await PatientsEndpoints.SearchAsync(emr, care_unit_id, query, http, connectors, cancellationToken);
         var ids = IdMap(emr);
         return Searchset(http, emr, unit, page.Items.Select(p => FhirMapping.ToFhir(Local(p, unit), ids)), page.NextCursor);
     }
@@ -91,7 +91,7 @@ public static class FhirEndpoints
     public static async Task<FhirResult> GetPatient(
         string emr, string care_unit_id, string patient_id, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
     {
-        var (unit, patient) = await PatientsEndpoints.ReadAsync(emr, care_unit_id, patient_id, http, connectors, time, cancellationToken);
+        var (unit, patient, _) = await PatientsEndpoints.ReadAsync(emr, care_unit_id, patient_id, http, connectors, time, cancellationToken);
         return new FhirResult(FhirMapping.ToFhir(Local(patient, unit), IdMap(emr)));
     }
 

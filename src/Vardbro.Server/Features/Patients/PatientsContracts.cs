@@ -37,11 +37,12 @@ public sealed record PatientResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt)
 {
-    public static PatientResponse From(string emr, Patient x, string timeZone)
+    /// <summary>The patient as answered, under its Vardbro id (<see cref="Ids.VardbroPatientId"/>), which the caller has already computed for the audit.</summary>
+    public static PatientResponse From(string id, Patient x, string timeZone)
     {
         ArgumentNullException.ThrowIfNull(x);
         return new(
-            Ids.VardbroPatientId(emr, x.EmrId), x.EmrId, x.CareUnitId.Length > 0 ? x.CareUnitId : null, x.FirstName, x.LastName, x.BirthDate, x.Gender,
+            id, x.EmrId, x.CareUnitId.Length > 0 ? x.CareUnitId : null, x.FirstName, x.LastName, x.BirthDate, x.Gender,
             x.SePersonalNumber, x.NoPersonalNumber, x.NhsNumber, x.ExternalId, x.Phones, x.Emails,
             x.Address is { } a ? new AddressBody(a.Street, a.PostalCode, a.City, a.Country) : null,
             Http.Local(x.CreatedAt, timeZone), Http.Local(x.UpdatedAt, timeZone));

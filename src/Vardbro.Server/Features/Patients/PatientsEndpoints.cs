@@ -29,16 +29,17 @@ public static class PatientsEndpoints
     public static async Task<Ok<PatientResponse[]>> SearchPatients(
         string emr, string care_unit_id, [AsParameters] PatientSearchQuery query, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
     {
-        var (unit, page) = await SearchAsync(emr, care_unit_id, query, http, connectors, cancellationToken);
+        var (unit, page, ids) = await SearchAsync(emr, care_unit_id, query, http, connectors, cancellationToken);
         Http.LinkNext(http, page.NextCursor);
-        return TypedResults.Ok(page.Items.Select(x => PatientResponse.From(emr, x, unit.TimeZone)).ToArray());
+        return TypedResults.Ok(page.Items.Select((x, i) => PatientResponse.From(ids[i], x, unit.TimeZone)).ToArray());
     }
 
     /// <summary>
     /// A patient search, checked and run, with every patient found in the audit scope: shared by the
-    /// JSON route and its FHIR twin, which only render the result differently.
+    /// JSON route and its FHIR twin, which only render the result differently. The Vardbro ids of the
+    /// patients found come with them, in the page's order.
     /// </summary>
-    internal static async Task<(CareUnit Unit, PatientPage Page)> SearchAsync(
+    internal static async Task<(CareUnit Unit, PatientPage Page, IReadOnlyList<string> Ids)> SearchAsync(
         string emr, string care_unit_id, PatientSearchQuery query, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
     {
         var (first_name, last_name, birth_date, phone, email, limit, cursor) = query;
@@ -69,23 +70,25 @@ public static class PatientsEndpoints
         var page = await connectors.Require<IPatientDirectory>(emr).SearchPatientsAsync(
             new PatientQuery(first, last, birthDate, normalizedPhone, normalizedEmail), pageSize, cursor, cancellationToken);
         var audit = AuditScope.Of(http);
-        foreach (var patient in page.Items)
+        var ids = new string[page.Items.Count];
+        for (var i = 0; i < ids.Length; i++)
         {
-            audit.AddPatient(Ids.VardbroPatientId(emr, patient.EmrId));
+            ids[i] = Ids.VardbroPatientId(emr, page.Items[i].EmrId);
+            audit.AddPatient(ids[i]);
         }
 
-        return (unit, page);
+        return (unit, page, ids);
     }
 
     public static async Task<Ok<PatientResponse>> GetPatient(
         string emr, string care_unit_id, string patient_id, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
     {
-        var (unit, patient) = await ReadAsync(emr, care_unit_id, patient_id, http, connectors, time, cancellationToken);
-        return TypedResults.Ok(PatientResponse.From(emr, patient, unit.TimeZone));
+        var (unit, patient, id) = await ReadAsync(emr, care_unit_id, patient_id, http, connectors, time, cancellationToken);
+        return TypedResults.Ok(PatientResponse.From(id, patient, unit.TimeZone));
     }
 
     /// <summary>One patient by a path's typed id, with the read in the audit scope (JSON and FHIR routes).</summary>
-    internal static async Task<(CareUnit Unit, Patient Patient)> ReadAsync(
+    internal static async Task<(CareUnit Unit, Patient Patient, string Id)> ReadAsync(
         string emr, string care_unit_id, string patient_id, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
     {
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
@@ -94,7 +97,7 @@ public static class PatientsEndpoints
         var audit = AuditScope.Of(http);
         audit.ResourceId = id;
         audit.AddPatient(id);
-        return (unit, patient);
+        return (unit, patient, id);
     }
 
     public static async Task<Results<Created<PatientResponse>, Ok<PatientResponse>>> CreatePatient(
@@ -164,7 +167,7 @@ public static class PatientsEndpoints
         Http.ThrowIfAny(errors);
         var creation = await connectors.Require<IPatientDirectory>(emr).CreateOrReturnPatientAsync(
             care_unit_id, new NewPatient(first!, last!, nationalId, birthDate, gender, phones, emails, address), cancellationToken);
-        var response = PatientResponse.From(emr, creation.Patient, unit.TimeZone);
+        var response = PatientResponse.From(Ids.VardbroPatientId(emr, creation.Patient.EmrId), creation.Patient, unit.TimeZone);
         var audit = AuditScope.Of(http);
         audit.ResourceId = response.Id;
         audit.AddPatient(response.Id);
