@@ -172,7 +172,9 @@ public sealed partial class LocalConnector
         List<ScheduleRow> scheduleRows;
         if (resourceId is not null)
         {
-            scheduleRows = await ToListAsync(SchedulesOfResource(db, emr, careUnitId, resourceId), cancellationToken);
+            scheduleRows = SqliteStatements.Apply(db)
+                ? await SchedulesOfResourcePreparedAsync(careUnitId, resourceId, cancellationToken)
+                : await ToListAsync(SchedulesOfResource(db, emr, careUnitId, resourceId), cancellationToken);
         }
         else
         {
@@ -186,7 +188,9 @@ public sealed partial class LocalConnector
             List<BusyTime> taken;
             if (resourceId is not null && ignoring is null)
             {
-                taken = await ToListAsync(ActiveOfResource(db, emr, careUnitId, resourceId, now, from, until, from - LongestAppointment), cancellationToken);
+                taken = SqliteStatements.Apply(db)
+                    ? await ActiveOfResourcePreparedAsync(careUnitId, resourceId, now, from, until, from - LongestAppointment, cancellationToken)
+                    : await ToListAsync(ActiveOfResource(db, emr, careUnitId, resourceId, now, from, until, from - LongestAppointment), cancellationToken);
             }
             else
             {
@@ -288,6 +292,64 @@ public sealed partial class LocalConnector
                 .Where(a => a.Emr == emr && a.ResourceId == resourceId && a.StartUtc < end && a.EndUtc > start && a.StartUtc > startsAfter)
                 .Any(a => a.Status == AppointmentStatuses.Booked
                     || (a.Status == AppointmentStatuses.AwaitingConfirmation && a.ConfirmationExpiresAt > now)));
+
+    // The same two reads as prepared statements on SQLite (see SqliteStatements): run as compiled EF
+    // Core queries they cost more than the slots computed from them, as the compiled query builds
+    // its row reader's delegates anew on every run.
+    private async Task<List<ScheduleRow>> SchedulesOfResourcePreparedAsync(string careUnitId, string resourceId, CancellationToken cancellationToken)
+    {
+        var command = SqliteStatements.For(db, """
+            SELECT "Key", "Id", "StartUtc", "EndUtc", "Weekdays", "StartMinute", "EndMinute", "FromDate", "UntilDate", "ServiceIds"
+            FROM "local_schedules" WHERE "Emr" = @p0 AND "CareUnitId" = @p1 AND "ResourceId" = @p2
+            """, emr, careUnitId, resourceId)!;
+        var rows = new List<ScheduleRow>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new ScheduleRow
+            {
+                Key = reader.GetInt64(0),
+                Emr = emr,
+                Id = reader.IsDBNull(1) ? null! : reader.GetString(1),
+                CareUnitId = careUnitId,
+                ResourceId = resourceId,
+                StartUtc = reader.IsDBNull(2) ? null : SqliteStatements.Read<DateTimeOffset>(db, typeof(ScheduleRow), nameof(ScheduleRow.StartUtc), reader.GetValue(2)),
+                EndUtc = reader.IsDBNull(3) ? null : SqliteStatements.Read<DateTimeOffset>(db, typeof(ScheduleRow), nameof(ScheduleRow.EndUtc), reader.GetValue(3)),
+                Weekdays = reader.GetInt32(4),
+                StartMinute = reader.GetInt32(5),
+                EndMinute = reader.GetInt32(6),
+                FromDate = reader.IsDBNull(7) ? null : reader.GetFieldValue<DateOnly>(7),
+                UntilDate = reader.IsDBNull(8) ? null : reader.GetFieldValue<DateOnly>(8),
+                ServiceIds = reader.GetString(9),
+            });
+        }
+
+        return rows;
+    }
+
+    private async Task<List<BusyTime>> ActiveOfResourcePreparedAsync(
+        string careUnitId, string resourceId, DateTimeOffset now, DateTimeOffset from, DateTimeOffset until, DateTimeOffset startsAfter, CancellationToken cancellationToken)
+    {
+        object? At(DateTimeOffset value) => SqliteStatements.Store(db, typeof(AppointmentRow), nameof(AppointmentRow.StartUtc), value);
+        var command = SqliteStatements.For(db, """
+            SELECT "StartUtc", "EndUtc" FROM "local_appointments"
+            WHERE "Emr" = @p0 AND "CareUnitId" = @p1 AND "ResourceId" = @p2 AND "StartUtc" < @p3 AND "EndUtc" > @p4 AND "StartUtc" > @p5
+              AND ("Status" = @p6 OR ("Status" = @p7 AND "ConfirmationExpiresAt" > @p8))
+            """, emr, careUnitId, resourceId, At(until), At(from), At(startsAfter),
+            AppointmentStatuses.Booked, AppointmentStatuses.AwaitingConfirmation,
+            SqliteStatements.Store(db, typeof(AppointmentRow), nameof(AppointmentRow.ConfirmationExpiresAt), now))!;
+        var rows = new List<BusyTime>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new BusyTime(
+                resourceId,
+                SqliteStatements.Read<DateTimeOffset>(db, typeof(AppointmentRow), nameof(AppointmentRow.StartUtc), reader.GetValue(0)),
+                SqliteStatements.Read<DateTimeOffset>(db, typeof(AppointmentRow), nameof(AppointmentRow.EndUtc), reader.GetValue(1))));
+        }
+
+        return rows;
+    }
 
     private static async Task<List<T>> ToListAsync<T>(IAsyncEnumerable<T> rows, CancellationToken cancellationToken)
     {

@@ -95,9 +95,13 @@ public sealed partial class ConfirmationTests(FakeClockFactory factory) : IClass
         var body = (string)(await admin.GetJsonAsync("/api/admin/outbox"))[0]!["body"]!;
         var code = SixDigits().Match(body).Groups[1].Value;
 
+        // Both shapes of the timeslot query: every resource, and the one resource (read apart on SQLite).
+        var ofResource = $"{L02}/timeslots?healthcare_service_id=L0_2-general&resource_id={(string)slot["resource_id"]!}&start=2026-03-09T07:00:00Z&end=2026-03-09T15:00:00Z";
         own.Time.Advance(TimeSpan.FromMinutes(14));
         Assert.Equal("awaiting_confirmation", (string?)(await client.GetJsonAsync($"{L02}/appointments/{(string)appointment["id"]!}"))["status"]);
+        Assert.DoesNotContain((await client.GetJsonAsync(ofResource)).AsArray(), s => (string?)s!["start"] == (string?)slot["start"]);
         own.Time.Advance(TimeSpan.FromMinutes(2));
+        Assert.Contains((await client.GetJsonAsync(ofResource)).AsArray(), s => (string?)s!["start"] == (string?)slot["start"]);
         Assert.Equal("cancelled", (string?)(await client.GetJsonAsync($"{L02}/appointments/{(string)appointment["id"]!}"))["status"]);
         var free = (await client.GetJsonAsync($"{L02}/timeslots?healthcare_service_id=L0_2-general&start=2026-03-09T07:00:00Z&end=2026-03-09T15:00:00Z")).AsArray();
         Assert.Contains(free, s => (string?)s!["start"] == (string?)slot["start"]);

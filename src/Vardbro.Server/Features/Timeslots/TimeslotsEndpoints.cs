@@ -10,8 +10,8 @@ public sealed record TimeslotListQuery(string? start, string? end, string? resou
 
 public sealed record TimeslotResponse(DateTimeOffset Start, DateTimeOffset End, string ResourceId, string? HealthcareServiceId, string CareUnitId)
 {
-    public static TimeslotResponse From(Timeslot x, string timeZone) =>
-        new(Http.Local(x.Start, timeZone), Http.Local(x.End, timeZone), x.ResourceId, x.HealthcareServiceId, x.CareUnitId);
+    public static TimeslotResponse From(Timeslot x, TimeZoneInfo zone) =>
+        new(TimeZoneInfo.ConvertTime(x.Start, zone), TimeZoneInfo.ConvertTime(x.End, zone), x.ResourceId, x.HealthcareServiceId, x.CareUnitId);
 }
 
 public static class TimeslotsEndpoints
@@ -30,7 +30,8 @@ public static class TimeslotsEndpoints
         string emr, string care_unit_id, [AsParameters] TimeslotListQuery query, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
     {
         var (unit, slots) = await ListAsync(emr, care_unit_id, query, connectors, time, cancellationToken);
-        return TypedResults.Ok(slots.Select(s => TimeslotResponse.From(s, unit.TimeZone)).ToArray());
+        var zone = TimeZones.Find(unit.TimeZone); // once, not twice per slot
+        return TypedResults.Ok(slots.Select(s => TimeslotResponse.From(s, zone)).ToArray());
     }
 
     /// <summary>The free timeslots a query asks for, checked and listed (JSON and FHIR routes).</summary>
