@@ -49,7 +49,7 @@ public sealed partial class FhirConnector
 
         if ((await RolesAtAsync(careUnitId, null, cancellationToken)).Count > 0 || (await ListHealthcareServicesAsync(careUnitId, cancellationToken)).Count > 0)
         {
-            throw new VardbroException(ErrorCodes.BadInput, "The care unit is still referenced by its resources or healthcare services; remove those first.", "id", 409);
+            throw new ConflictException(ErrorCodes.BadInput, "The care unit is still referenced by its resources or healthcare services; remove those first.", "id");
         }
 
         return await http.DeleteAsync("Location/" + careUnitId, cancellationToken);
@@ -170,7 +170,7 @@ public sealed partial class FhirConnector
         if (resource.HsaId is { } hsa
             && (await http.SearchAllAsync<F.Practitioner>($"Practitioner?identifier={Q(FhirSystems.HsaId + "|" + hsa)}", cancellationToken, maxPages: 1)).Exists(p => p.Id != resource.Id))
         {
-            throw new VardbroException(ErrorCodes.BadInput, "Another resource of this EMR has that HSA id.", "hsa_id", 409);
+            throw new ConflictException(ErrorCodes.BadInput, "Another resource of this EMR has that HSA id.", "hsa_id");
         }
     }
 
@@ -178,7 +178,7 @@ public sealed partial class FhirConnector
     {
         if (await GetCareUnitAsync(careUnitId, cancellationToken) is null)
         {
-            throw new VardbroException(ErrorCodes.NotFound, "No such care unit.", "care_unit_id", 404);
+            throw new VardbroException(ErrorCodes.NotFound, "No such care unit.", "care_unit_id");
         }
     }
 
@@ -198,6 +198,6 @@ public sealed partial class FhirConnector
         }
     }
 
-    private static VardbroException Exists(string what) =>
-        new(ErrorCodes.BadInput, $"A {what} with that id exists already.", "id", 409);
+    private static ConflictException Exists(string what) =>
+        new(ErrorCodes.BadInput, $"A {what} with that id exists already.", "id");
 }

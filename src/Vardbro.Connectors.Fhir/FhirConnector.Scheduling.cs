@@ -127,7 +127,7 @@ public sealed partial class FhirConnector
     {
         ArgumentNullException.ThrowIfNull(schedule);
         var unit = await GetCareUnitAsync(careUnitId, cancellationToken)
-            ?? throw new VardbroException(ErrorCodes.NotFound, "No care unit with that id in this EMR.", "care_unit_id", 404);
+            ?? throw new VardbroException(ErrorCodes.NotFound, "No care unit with that id in this EMR.", "care_unit_id");
         var services = await ListHealthcareServicesAsync(careUnitId, cancellationToken);
         for (var i = 0; i < schedule.HealthcareServiceIds.Count; i++)
         {
@@ -151,7 +151,7 @@ public sealed partial class FhirConnector
         var taken = await SlotsAsync(all, windows[0].Start - TimeSpan.FromDays(1), windows[^1].End, freeOnly: false, cancellationToken);
         if (taken.Any(t => windows.Any(w => t.Start < w.End && w.Start < t.End)))
         {
-            throw new VardbroException(ErrorCodes.BadInput, "The schedule overlaps an existing working window of this resource.", "start", 409);
+            throw new ConflictException(ErrorCodes.BadInput, "The schedule overlaps an existing working window of this resource.", "start");
         }
 
         var fhirSchedule = new F.Schedule
@@ -350,7 +350,7 @@ public sealed partial class FhirConnector
             }
         }
 
-        throw new VardbroException(ErrorCodes.NoTimeslotsAvailable, "That timeslot is already booked; GET …/timeslots lists the free ones.", path, 409);
+        throw new ConflictException(ErrorCodes.NoTimeslotsAvailable, "That timeslot is already booked; GET …/timeslots lists the free ones.", path);
     }
 
     /// <summary>
@@ -403,28 +403,28 @@ public sealed partial class FhirConnector
         for (var i = 0; i < appointmentIds.Count; i++)
         {
             var fhir = await ReadAppointmentAsync(careUnitId, appointmentIds[i], cancellationToken)
-                ?? throw new VardbroException(ErrorCodes.NotFound, "No appointment with that id at this care unit.", PathOf(i), 404);
+                ?? throw new VardbroException(ErrorCodes.NotFound, "No appointment with that id at this care unit.", PathOf(i));
             var status = FhirMapping.ToAppointment(fhir, now).Status;
             if (change.ConfirmationCode is not null)
             {
                 throw status == AppointmentStatuses.AwaitingConfirmation
                     ? new VardbroException(ErrorCodes.NotSupported, "This EMR confirms appointments itself; Vardbro cannot confirm them with a code.", "confirmation")
-                    : new VardbroException(ErrorCodes.BadInput, "The appointment is not awaiting confirmation.", "confirmation", 409);
+                    : new ConflictException(ErrorCodes.BadInput, "The appointment is not awaiting confirmation.", "confirmation");
             }
 
             if (change.Cancel && status == AppointmentStatuses.Cancelled)
             {
-                throw new VardbroException(ErrorCodes.BadInput, "The appointment is already cancelled.", PathOf(i), 409);
+                throw new ConflictException(ErrorCodes.BadInput, "The appointment is already cancelled.", PathOf(i));
             }
 
             if (change.Cancel && status == AppointmentStatuses.Completed)
             {
-                throw new VardbroException(ErrorCodes.BadInput, "The appointment has already taken place.", PathOf(i), 409);
+                throw new ConflictException(ErrorCodes.BadInput, "The appointment has already taken place.", PathOf(i));
             }
 
             if (!change.Cancel && (change.Start is not null || change.ResourceId is not null) && status is AppointmentStatuses.Cancelled or AppointmentStatuses.Completed)
             {
-                throw new VardbroException(ErrorCodes.BadInput, $"A {status} appointment cannot be moved.", PathOf(i), 409);
+                throw new ConflictException(ErrorCodes.BadInput, $"A {status} appointment cannot be moved.", PathOf(i));
             }
 
             current.Add(fhir);
@@ -453,7 +453,7 @@ public sealed partial class FhirConnector
 
             if (ex is FhirVersionConflictException)
             {
-                throw new VardbroException(ErrorCodes.BadInput, "The appointment was changed by someone else meanwhile; read it again and retry.", "appointment_id", 409);
+                throw new ConflictException(ErrorCodes.BadInput, "The appointment was changed by someone else meanwhile; read it again and retry.", "appointment_id");
             }
 
             throw;

@@ -220,8 +220,7 @@ internal sealed partial class FhirHttp(HttpClient client)
 
         var message = await OutcomeTextAsync(response, cancellationToken);
         throw new VardbroException(
-            [new ApiError(ErrorCodes.BadInput, $"The EMR refused the request (HTTP {status}); emr_error has its reason.", null, message)],
-            400);
+            [new ApiError(ErrorCodes.BadInput, $"The EMR refused the request (HTTP {status}); emr_error has its reason.", null, message)]);
     }
 
     /// <summary>The OperationOutcome's issue texts, with anything that looks like a personal number removed.</summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Vardbro.Storage;
 
 namespace Vardbro.Connectors.Local;
 
@@ -118,24 +119,10 @@ public sealed partial class LocalConnector : IMedicalNotes, IDocuments
         db.Set<DocumentRow>().AsNoTracking()
             .FirstOrDefaultAsync(d => d.Emr == emr && d.CareUnitId == careUnitId && d.PatientEmrId == patientEmrId && d.Id == documentId, cancellationToken);
 
-    private static string EncodeKeyCursor(long key) => Base64Url(System.Text.Encoding.UTF8.GetBytes(key.ToString(CultureInfo.InvariantCulture)));
+    private static string EncodeKeyCursor(long key) => Cursors.Encode(key.ToString(CultureInfo.InvariantCulture));
 
-    private static long DecodeKeyCursor(string cursor)
-    {
-        try
-        {
-            var text = System.Text.Encoding.UTF8.GetString(FromBase64Url(cursor));
-            if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var key))
-            {
-                return key;
-            }
-        }
-        catch (FormatException)
-        {
-        }
-
-        throw new VardbroException(ErrorCodes.InvalidField, "The cursor is not one this server issued; pass the one from the Link header unchanged.", "cursor");
-    }
+    private static long DecodeKeyCursor(string cursor) =>
+        long.TryParse(Cursors.Decode(cursor, 1)[0], NumberStyles.None, CultureInfo.InvariantCulture, out var key) ? key : throw Cursors.Invalid();
 
     private static MedicalNote ToRecord(MedicalNoteRow x) => new(
         x.Id, x.PatientEmrId, x.CareUnitId, x.TemplateId, x.Title,

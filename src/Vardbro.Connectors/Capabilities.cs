@@ -58,3 +58,9 @@ public interface IHealthProbe
 {
     Task<bool> IsReachableAsync(CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// Marks a connector whose records live in Vardbro's own database (the built-in EHR), not in an
+/// EHR elsewhere: the sandbox seeds only such EMRs, never a remote system it would write test data to.
+/// </summary>
+public interface ISelfHostedEhr;

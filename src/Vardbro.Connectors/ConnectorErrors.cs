@@ -44,20 +44,20 @@ public sealed record ApiError(string ErrorCode, string Details, string? Path = n
 
 /// <summary>
 /// A request refused for a reason the caller can act on. The HTTP status follows from the first
-/// error's code unless <see cref="Status"/> says otherwise (409 for a held slot, for example).
+/// error's code in the server's one error table; a subclass names a status the code alone does not
+/// (<see cref="ConflictException"/>). Throw sites never name a status.
 /// </summary>
 public class VardbroException : Exception
 {
-    public VardbroException(string errorCode, string details, string? path = null, int? status = null)
-        : this([new ApiError(errorCode, details, path)], status)
+    public VardbroException(string errorCode, string details, string? path = null)
+        : this([new ApiError(errorCode, details, path)])
     {
     }
 
-    public VardbroException(IReadOnlyList<ApiError> errors, int? status = null)
+    public VardbroException(IReadOnlyList<ApiError> errors)
         : base(errors.Count > 0 ? errors[0].Details : "Request failed")
     {
         Errors = errors;
-        Status = status;
     }
 
     public VardbroException()
@@ -77,8 +77,32 @@ public class VardbroException : Exception
     }
 
     public IReadOnlyList<ApiError> Errors { get; }
+}
 
-    public int? Status { get; }
+/// <summary>
+/// The request is valid but the state of the record refuses it (409): the timeslot is taken, the
+/// appointment is already cancelled, the id exists already, the record is still referenced.
+/// </summary>
+public sealed class ConflictException : VardbroException
+{
+    public ConflictException(string errorCode, string details, string? path = null)
+        : base(errorCode, details, path)
+    {
+    }
+
+    public ConflictException()
+    {
+    }
+
+    public ConflictException(string message)
+        : base(message)
+    {
+    }
+
+    public ConflictException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
 }
 
 /// <summary>The EHR back end could not be reached (503) or did not answer in time (504).</summary>

@@ -128,3 +128,28 @@ public interface IAppointmentBooking
     /// <summary>Applies <paramref name="change"/> to every appointment or to none.</summary>
     Task<IReadOnlyList<Appointment>> UpdateAsync(string careUnitId, IReadOnlyList<string> appointmentIds, AppointmentChange change, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// Bookings held for the patient's confirmation (care units that require it): the connector books
+/// the appointment awaiting confirmation and stages the message with its code in the
+/// <see cref="INotificationOutbox"/>, both in one transaction of its own. A connector whose EHR cannot
+/// hold a booking that way does not offer this, and such care units refuse bookings (NOT_SUPPORTED).
+/// </summary>
+public interface IConfirmedBooking
+{
+    Task<Appointment> BookAwaitingConfirmationAsync(string careUnitId, NewAppointment appointment, string phone, CancellationToken cancellationToken);
+}
+
+/// <summary>A message to a patient, sent later by the server's notification dispatcher.</summary>
+public sealed record OutboxMessage(string Channel, string Recipient, string Body, string Emr, string? AppointmentId);
+
+/// <summary>
+/// The server's notification outbox as a connector sees it: a message staged here is stored by the
+/// connector's next write to the server's own database, in that write's transaction, so that the
+/// message exists exactly when the change that caused it does. Only connectors that write to that
+/// database (the built-in EHR) can use it.
+/// </summary>
+public interface INotificationOutbox
+{
+    void Stage(OutboxMessage message);
+}

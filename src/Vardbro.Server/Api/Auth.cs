@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Vardbro.Connectors;
-using Vardbro.Connectors.Local;
+using Vardbro.Storage;
 using Vardbro.Server.Emrs;
 using Vardbro.Server.Storage;
 
@@ -146,7 +146,7 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
         {
             if (emrs.Find(emr) is null)
             {
-                await Problem.WriteAsync(context, new VardbroException(ErrorCodes.NotFound, "No EMR with that code is configured; GET /api/emrs lists them.", "emr", 404));
+                await Problem.WriteAsync(context, new VardbroException(ErrorCodes.NotFound, "No EMR with that code is configured; GET /api/emrs lists them.", "emr"));
                 return;
             }
 
@@ -154,7 +154,7 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
             if (!client.MayUse(emr) || (careUnit is not null && !client.MayUse(emr, careUnit)))
             {
                 var what = careUnit is null ? "EMR" : "care unit";
-                await Problem.WriteAsync(context, new VardbroException(ErrorCodes.Forbidden, $"This client is not granted that {what}.", careUnit is null ? "emr" : "care_unit_id", 403));
+                await Problem.WriteAsync(context, new VardbroException(ErrorCodes.Forbidden, $"This client is not granted that {what}.", careUnit is null ? "emr" : "care_unit_id"));
                 return;
             }
         }
@@ -178,10 +178,10 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
         }
 
         var db = context.RequestServices.GetRequiredService<VardbroDb>();
-        var row = SqliteStatements.For(db, """
-            SELECT "SecretHash", "SecretStamp", "GrantsJson" FROM "clients" WHERE "Id" = @p0 AND "RevokedAt" IS NULL LIMIT 1
-            """, id) is { } prepared
-            ? await ReadClientAsync(prepared, context.RequestAborted)
+        var row = db.CanPrepare
+            ? await ReadClientAsync(PreparedStatements.For(db, """
+                SELECT "SecretHash", "SecretStamp", "GrantsJson" FROM "clients" WHERE "Id" = @p0 AND "RevokedAt" IS NULL LIMIT 1
+                """, id), context.RequestAborted)
             : await ReadClient(db, id, context.RequestAborted);
         if (row is null)
         {

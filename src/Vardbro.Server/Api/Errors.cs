@@ -46,6 +46,15 @@ public static class ErrorTable
 
     public static int StatusOf(string errorCode) => CodeStatus.GetValueOrDefault(errorCode, 400);
 
+    /// <summary>The status a refusal answers with: its type where the type says more than the code, else its first code's.</summary>
+    public static int StatusOf(VardbroException refusal) => refusal switch
+    {
+        null => throw new ArgumentNullException(nameof(refusal)),
+        ConflictException => 409,
+        UnsupportedMediaTypeException => 415,
+        _ => StatusOf(refusal.Errors[0].ErrorCode),
+    };
+
     public static StatusEntry Entry(int status) =>
         Statuses.FirstOrDefault(s => s.Status == status)
         ?? (status >= 500 ? Statuses.First(s => s.Status == 500) : new StatusEntry(status, "BAD_REQUEST", "Request failed"));
@@ -107,7 +116,7 @@ public static class Problem
     public static Task WriteAsync(HttpContext context, VardbroException exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
-        var status = exception.Status ?? ErrorTable.StatusOf(exception.Errors[0].ErrorCode);
+        var status = ErrorTable.StatusOf(exception);
         var detail = exception.Errors.Count == 1 ? exception.Errors[0].Details : $"{exception.Errors.Count} problems with the request; see errors.";
         return WriteAsync(context, status, detail, exception.Errors);
     }
@@ -115,7 +124,7 @@ public static class Problem
     /// <summary>The status a failure answers with, for the audit trail of requests that failed.</summary>
     public static int StatusOf(Exception exception) => exception switch
     {
-        VardbroException v => v.Status ?? ErrorTable.StatusOf(v.Errors[0].ErrorCode),
+        VardbroException v => ErrorTable.StatusOf(v),
         BadHttpRequestException b => b.StatusCode,
         EmrUnavailableException u => u.TimedOut ? 504 : 503,
         EmrBadAnswerException => 502,
@@ -163,9 +172,9 @@ public sealed partial class ErrorHandler(ILogger<ErrorHandler> logger) : IExcept
         switch (exception.StatusCode)
         {
             case 413:
-                return new VardbroException(ErrorCodes.PayloadTooLarge, "The request body is larger than this endpoint accepts.", "body", 413);
+                return new VardbroException(ErrorCodes.PayloadTooLarge, "The request body is larger than this endpoint accepts.", "body");
             case 415:
-                return new VardbroException(ErrorCodes.BadInput, "Send the body as JSON with Content-Type: application/json.", "body", 415);
+                return new UnsupportedMediaTypeException();
         }
 
         if (exception.InnerException is JsonException json)
@@ -227,5 +236,24 @@ public static class ErrorPages
 
         html.Append("</table><p>Each error lists its problems in <code>errors[]</code> with an <code>error_code</code> and the <code>path</code> of the parameter or field; see docs/api.md.</p>");
         return Results.Content(html.ToString(), "text/html; charset=utf-8");
+    }
+}
+
+/// <summary>The body is not in a media type the endpoint reads (415); the code stays <c>BAD_INPUT</c>.</summary>
+public sealed class UnsupportedMediaTypeException : VardbroException
+{
+    public UnsupportedMediaTypeException()
+        : base(ErrorCodes.BadInput, "Send the body as JSON with Content-Type: application/json.", "body")
+    {
+    }
+
+    public UnsupportedMediaTypeException(string message)
+        : base(message)
+    {
+    }
+
+    public UnsupportedMediaTypeException(string message, Exception innerException)
+        : base(message, innerException)
+    {
     }
 }

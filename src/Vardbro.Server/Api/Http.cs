@@ -158,7 +158,7 @@ public static class CareUnits
         }
 
         var careUnit = await connectors.Require<ICareUnitDirectory>(emr).GetCareUnitAsync(careUnitId, cancellationToken);
-        return careUnit ?? throw new VardbroException(ErrorCodes.NotFound, "No care unit with that id in this EMR.", "care_unit_id", 404);
+        return careUnit ?? throw new VardbroException(ErrorCodes.NotFound, "No care unit with that id in this EMR.", "care_unit_id");
     }
 }
 

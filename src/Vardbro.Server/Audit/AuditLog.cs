@@ -32,7 +32,7 @@ public sealed partial class AuditLog(IServiceScopeFactory scopes, AuditStore sto
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!queue.Writer.TryWrite((row, done)))
         {
-            throw new VardbroException(ErrorCodes.ServiceUnavailable, "The server is shutting down; try again.", null, 503);
+            throw new VardbroException(ErrorCodes.ServiceUnavailable, "The server is shutting down; try again.");
         }
 
         try
@@ -42,11 +42,11 @@ public sealed partial class AuditLog(IServiceScopeFactory scopes, AuditStore sto
         catch (TimeoutException)
         {
             LogWaitedTooLong(logger, maxWait.TotalSeconds);
-            throw new VardbroException(ErrorCodes.ServiceUnavailable, Unavailable, null, 503);
+            throw new VardbroException(ErrorCodes.ServiceUnavailable, Unavailable);
         }
         catch (AuditWriteFailedException)
         {
-            throw new VardbroException(ErrorCodes.ServiceUnavailable, Unavailable, null, 503);
+            throw new VardbroException(ErrorCodes.ServiceUnavailable, Unavailable);
         }
     }
 

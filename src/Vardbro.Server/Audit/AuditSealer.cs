@@ -4,8 +4,8 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
-using Vardbro.Connectors.Local;
 using Vardbro.Server.Storage;
+using Vardbro.Storage;
 
 namespace Vardbro.Server.Audit;
 
@@ -13,13 +13,14 @@ namespace Vardbro.Server.Audit;
 /// Chains stored audit events in <c>seq</c> order: each sealed event keeps a hash over itself and the
 /// previous event's hash, so a removed or altered event breaks the chain. New events are inserted
 /// sealed (<see cref="InsertSealedAsync"/>); a background pass seals any stored without a place in the
-/// chain. One writer of the chain at a time per database: each runs in a transaction that holds a
-/// PostgreSQL advisory lock (on SQLite the audit file's write lock).
+/// chain. One writer of the chain at a time per database: each runs as one of
+/// <see cref="SerializedWrites"/> under the chain's key (a PostgreSQL advisory lock; on SQLite the
+/// audit file's write lock).
 /// </summary>
 public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore store, ILogger<AuditSealer> logger) : BackgroundService
 {
     public const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
-    private const long AdvisoryLockKey = 0x5641_5244_4155_4454; // "VARDAUDT"
+    private const string ChainLock = "audit/chain";
     private const int PassSize = 1000;
 
     /// <summary>How often leftovers (events stored unsealed, e.g. by an earlier version) are looked for.</summary>
@@ -77,26 +78,22 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
     {
         ArgumentNullException.ThrowIfNull(db);
         ArgumentNullException.ThrowIfNull(events);
-        using var turn = await SqliteWriteGate.EnterAsync(db, cancellationToken);
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        if (db.IsPostgres)
+        await SerializedWrites.RunAsync(db, ChainLock, async () =>
         {
-            await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_xact_lock({0})", [AdvisoryLockKey], cancellationToken);
-        }
+            if (db.CanPrepare)
+            {
+                await InsertSealedPreparedAsync(db, events, cancellationToken);
+            }
+            else
+            {
+                var head = await HeadAsync(db, cancellationToken);
+                Seal(db, events, head);
+                db.AuditEvents.AddRange(events);
+                await db.SaveChangesAsync(cancellationToken);
+            }
 
-        if (SqliteStatements.Apply(db))
-        {
-            await InsertSealedPreparedAsync(db, events, cancellationToken);
-        }
-        else
-        {
-            var head = await HeadAsync(db, cancellationToken);
-            Seal(db, events, head);
-            db.AuditEvents.AddRange(events);
-            await db.SaveChangesAsync(cancellationToken);
-        }
-
-        await transaction.CommitAsync(cancellationToken);
+            return true;
+        }, cancellationToken);
     }
 
     private static void Seal(VardbroDb db, List<AuditEventRow> events, AuditSealRow head)
@@ -104,8 +101,8 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
         foreach (var e in events)
         {
             // Hashed as it will read back: SQLite's column keeps the instant to 100 µs only.
-            e.At = SqliteStatements.Read<DateTimeOffset>(db, typeof(AuditEventRow), nameof(AuditEventRow.At),
-                SqliteStatements.Store(db, typeof(AuditEventRow), nameof(AuditEventRow.At), e.At)!);
+            e.At = PreparedStatements.Read<DateTimeOffset>(db, typeof(AuditEventRow), nameof(AuditEventRow.At),
+                PreparedStatements.Store(db, typeof(AuditEventRow), nameof(AuditEventRow.At), e.At)!);
             e.Seq = ++head.LastSeq;
             e.Hash = HashOf(e, head.LastHash);
             head.LastHash = e.Hash;
@@ -116,7 +113,7 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
     private static async Task InsertSealedPreparedAsync(VardbroDb db, List<AuditEventRow> events, CancellationToken cancellationToken)
     {
         var head = new AuditSealRow { Id = 1, LastSeq = 0, LastHash = Genesis };
-        await using (var reader = await SqliteStatements.For(db, """SELECT "LastSeq", "LastHash" FROM "audit_seal" WHERE "Id" = 1""")!.ExecuteReaderAsync(cancellationToken))
+        await using (var reader = await PreparedStatements.For(db, """SELECT "LastSeq", "LastHash" FROM "audit_seal" WHERE "Id" = 1""").ExecuteReaderAsync(cancellationToken))
         {
             if (await reader.ReadAsync(cancellationToken))
             {
@@ -128,18 +125,18 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
         Seal(db, events, head);
         foreach (var e in events)
         {
-            await SqliteStatements.For(db, """
+            await PreparedStatements.For(db, """
                 INSERT INTO "audit_events" ("Seq", "At", "ClientId", "ActorId", "Action", "Emr", "CareUnitId", "ResourceType", "ResourceId", "PatientIds", "OutcomeStatus", "RequestId", "Hash")
                 VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11, @p12)
                 """,
-                e.Seq, SqliteStatements.Store(db, typeof(AuditEventRow), nameof(AuditEventRow.At), e.At), e.ClientId, e.ActorId, e.Action, e.Emr, e.CareUnitId,
-                e.ResourceType, e.ResourceId, e.PatientIds, e.OutcomeStatus, e.RequestId, e.Hash)!.ExecuteNonQueryAsync(cancellationToken);
+                e.Seq, PreparedStatements.Store(db, typeof(AuditEventRow), nameof(AuditEventRow.At), e.At), e.ClientId, e.ActorId, e.Action, e.Emr, e.CareUnitId,
+                e.ResourceType, e.ResourceId, e.PatientIds, e.OutcomeStatus, e.RequestId, e.Hash).ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await SqliteStatements.For(db, """
+        await PreparedStatements.For(db, """
             INSERT INTO "audit_seal" ("Id", "LastSeq", "LastHash") VALUES (1, @p0, @p1)
             ON CONFLICT ("Id") DO UPDATE SET "LastSeq" = excluded."LastSeq", "LastHash" = excluded."LastHash"
-            """, head.LastSeq, head.LastHash)!.ExecuteNonQueryAsync(cancellationToken);
+            """, head.LastSeq, head.LastHash).ExecuteNonQueryAsync(cancellationToken);
     }
 
     private static async Task<AuditSealRow> HeadAsync(VardbroDb db, CancellationToken cancellationToken)
@@ -166,30 +163,25 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
             return 0;
         }
 
-        using var turn = await SqliteWriteGate.EnterAsync(db, cancellationToken);
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        if (db.IsPostgres)
+        return await SerializedWrites.RunAsync(db, ChainLock, async () =>
         {
-            await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_xact_lock({0})", [AdvisoryLockKey], cancellationToken);
-        }
+            var pending = await db.AuditEvents.Where(e => e.Seq == null).OrderBy(e => e.Id).Take(PassSize).ToListAsync(cancellationToken);
+            if (pending.Count == 0)
+            {
+                return 0;
+            }
 
-        var pending = await db.AuditEvents.Where(e => e.Seq == null).OrderBy(e => e.Id).Take(PassSize).ToListAsync(cancellationToken);
-        if (pending.Count == 0)
-        {
-            return 0;
-        }
+            var head = await HeadAsync(db, cancellationToken);
+            foreach (var e in pending)
+            {
+                e.Seq = ++head.LastSeq;
+                e.Hash = HashOf(e, head.LastHash);
+                head.LastHash = e.Hash;
+            }
 
-        var head = await HeadAsync(db, cancellationToken);
-        foreach (var e in pending)
-        {
-            e.Seq = ++head.LastSeq;
-            e.Hash = HashOf(e, head.LastHash);
-            head.LastHash = e.Hash;
-        }
-
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return pending.Count;
+            await db.SaveChangesAsync(cancellationToken);
+            return pending.Count;
+        }, cancellationToken);
     }
 
     /// <summary>

@@ -1,65 +1,44 @@
-using Microsoft.EntityFrameworkCore;
 using Vardbro.Connectors;
-using Vardbro.Connectors.Fhir;
-using Vardbro.Connectors.Fhir.Auth;
-using Vardbro.Connectors.Local;
-using Vardbro.Server.Storage;
 
 namespace Vardbro.Server.Emrs;
 
-/// <summary>One EMR as configured under <c>Emrs:&lt;code&gt;</c>.</summary>
-public sealed record EmrDefinition(
-    string Code,
-    string Name,
-    string Connector,
-    IReadOnlyList<IdType> PatientIdTypes,
-    IReadOnlyList<IdType> ResourceIdTypes,
-    FhirSettings? Fhir = null,
-    FhirAuthSettings? FhirAuth = null);
-
-/// <summary>The configured EMRs, read once at start; a bad entry stops the server with a clear message.</summary>
+/// <summary>
+/// The configured EMRs, read once at start through the registered connector kinds; a bad entry stops
+/// the server with one message naming every problem by its key.
+/// </summary>
 public sealed class EmrCatalog
 {
-    public const string LocalConnector = "local";
-    public const string FhirConnector = "fhir";
+    private readonly Dictionary<string, EmrDefinition> byCode = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IConnectorKind> kinds;
 
-    private readonly Dictionary<string, EmrDefinition> byCode;
-
-    public EmrCatalog(IConfiguration configuration)
+    public EmrCatalog(IConfiguration configuration, IEnumerable<IConnectorKind> kinds)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        byCode = new Dictionary<string, EmrDefinition>(StringComparer.Ordinal);
+        this.kinds = kinds.ToDictionary(k => k.Name, StringComparer.Ordinal);
+        var problems = new List<string>();
         foreach (var section in configuration.GetSection("Emrs").GetChildren())
         {
             var code = section.Key;
-            var connector = section["Connector"] ?? LocalConnector;
-            FhirSettings? fhir = null;
-            FhirAuthSettings? auth = null;
-            if (connector == FhirConnector)
+            var name = section["Connector"];
+            if (string.IsNullOrEmpty(name) || !this.kinds.TryGetValue(name, out var kind))
             {
-                var (settings, problems) = FhirSettings.Read(code, key => section[key]);
-                auth = FhirAuthSettings.FromLookup(key => section.GetSection("Auth")[key]);
-                var all = problems.Concat(FhirAuthSettings.Validate(auth, $"Emrs:{code}:Auth")).ToList();
-                if (all.Count > 0)
-                {
-                    throw new InvalidOperationException(string.Join(" ", all));
-                }
-
-                fhir = settings;
-            }
-            else if (connector != LocalConnector)
-            {
-                throw new InvalidOperationException($"Emrs:{code}:Connector '{connector}' is not a known connector (known: local, fhir).");
+                problems.Add($"Emrs:{code}:Connector {(string.IsNullOrEmpty(name) ? "is required" : $"'{name}' is not a known connector")} (known: {string.Join(", ", this.kinds.Keys.Order(StringComparer.Ordinal))}).");
+                continue;
             }
 
+            var settings = kind.ReadSettings(code, key => section[key], problems);
             byCode[code] = new EmrDefinition(
                 code,
                 section["Name"] ?? code,
-                connector,
-                ReadTypes(section.GetSection("PatientIdTypes"), IdSubject.Patient, code, [IdType.EmrId, IdType.SePersonalNumber]),
-                ReadTypes(section.GetSection("ResourceIdTypes"), IdSubject.Resource, code, [IdType.EmrId]),
-                fhir,
-                auth);
+                kind.Name,
+                ReadTypes(section.GetSection("PatientIdTypes"), IdSubject.Patient, code, [IdType.EmrId, IdType.SePersonalNumber], problems),
+                ReadTypes(section.GetSection("ResourceIdTypes"), IdSubject.Resource, code, [IdType.EmrId], problems),
+                settings);
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException(string.Join(" ", problems));
         }
     }
 
@@ -67,7 +46,14 @@ public sealed class EmrCatalog
 
     public EmrDefinition? Find(string code) => byCode.GetValueOrDefault(code);
 
-    private static List<IdType> ReadTypes(IConfigurationSection section, IdSubject subject, string code, IdType[] defaults)
+    /// <summary>The kind serving <paramref name="emr"/>.</summary>
+    public IConnectorKind KindOf(EmrDefinition emr)
+    {
+        ArgumentNullException.ThrowIfNull(emr);
+        return kinds[emr.Connector];
+    }
+
+    private static List<IdType> ReadTypes(IConfigurationSection section, IdSubject subject, string code, IdType[] defaults, List<string> problems)
     {
         var names = section.GetChildren().Select(c => c.Value).OfType<string>().ToList();
         if (names.Count == 0)
@@ -80,7 +66,8 @@ public sealed class EmrCatalog
         {
             if (!IdTypes.TryParseName(name, out var type) || !IdTypes.AppliesTo(type, subject))
             {
-                throw new InvalidOperationException($"Emrs:{code}: '{name}' is not a {subject.ToString().ToLowerInvariant()} id type.");
+                problems.Add($"Emrs:{code}: '{name}' is not a {subject.ToString().ToLowerInvariant()} id type.");
+                continue;
             }
 
             types.Add(type);
@@ -97,15 +84,14 @@ public sealed class EmrCatalog
 
 /// <summary>
 /// The one seam: hands out the connector configured for an EMR code, as the capability asked for.
-/// Scoped, so connectors share the request's database context.
+/// Scoped, so connectors share the request's services (the built-in EHR its database context).
 /// </summary>
-public sealed class EmrConnectors(
-    EmrCatalog catalog, VardbroDb db, TimeProvider time, IBlobStore blobs, LocalMasterDataCache masterData, FhirClients fhirClients)
+public sealed class EmrConnectors(EmrCatalog catalog, IServiceProvider services)
 {
     private readonly Dictionary<string, object> created = new(StringComparer.Ordinal);
 
     public EmrDefinition Definition(string emr) =>
-        catalog.Find(emr) ?? throw new VardbroException(ErrorCodes.NotFound, "No EMR with that code is configured; GET /api/emrs lists them.", "emr", 404);
+        catalog.Find(emr) ?? throw new VardbroException(ErrorCodes.NotFound, "No EMR with that code is configured; GET /api/emrs lists them.", "emr");
 
     /// <summary>The connector of <paramref name="emr"/> as <typeparamref name="T"/>; 400 NOT_SUPPORTED where it lacks it.</summary>
     public T Require<T>(string emr)
@@ -130,54 +116,21 @@ public sealed class EmrConnectors(
     ];
 
     /// <summary>What the EMR's connector offers, named as in <c>GET /api/emrs</c>.</summary>
-    public static IReadOnlyList<string> Capabilities(EmrDefinition emr)
+    public static IReadOnlyList<string> Capabilities(EmrCatalog catalog, EmrDefinition emr)
     {
-        ArgumentNullException.ThrowIfNull(emr);
-        var type = emr.Connector switch
-        {
-            EmrCatalog.LocalConnector => typeof(LocalConnector),
-            EmrCatalog.FhirConnector => typeof(FhirConnector),
-            _ => typeof(object),
-        };
+        ArgumentNullException.ThrowIfNull(catalog);
+        var type = catalog.KindOf(emr).ConnectorType;
         return CapabilityNames.Where(c => c.Capability.IsAssignableFrom(type)).SelectMany(c => c.Names).ToList();
     }
 
     private object Connector(string emr)
     {
-        if (created.TryGetValue(emr, out var existing))
+        if (!created.TryGetValue(emr, out var connector))
         {
-            return existing;
+            var definition = Definition(emr);
+            created[emr] = connector = catalog.KindOf(definition).Create(definition, services);
         }
 
-        var definition = Definition(emr);
-        object connector = definition.Connector switch
-        {
-            EmrCatalog.LocalConnector => new LocalConnector(db, definition.Code, time, blobs, masterData),
-            EmrCatalog.FhirConnector => new FhirConnector(fhirClients.For(definition), definition.Fhir!, time),
-            _ => throw new InvalidOperationException($"Unknown connector {definition.Connector}"),
-        };
-        created[emr] = connector;
         return connector;
-    }
-}
-
-/// <summary>One HttpClient per FHIR EMR for the server's life: its connections and tokens are shared by all requests.</summary>
-public sealed class FhirClients(TimeProvider time) : IDisposable
-{
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<HttpClient>> clients = new(StringComparer.Ordinal);
-
-    public HttpClient For(EmrDefinition emr)
-    {
-        ArgumentNullException.ThrowIfNull(emr);
-        var settings = emr.Fhir ?? throw new InvalidOperationException($"EMR {emr.Code} is not a FHIR EMR.");
-        return clients.GetOrAdd(emr.Code, _ => new Lazy<HttpClient>(() => FhirTransport.Create(settings, emr.FhirAuth ?? new FhirAuthSettings(), time))).Value;
-    }
-
-    public void Dispose()
-    {
-        foreach (var client in clients.Values.Where(c => c.IsValueCreated))
-        {
-            client.Value.Dispose();
-        }
     }
 }

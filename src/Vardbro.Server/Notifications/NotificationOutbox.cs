@@ -110,3 +110,17 @@ public static class NotificationOutbox
         return candidates.Distinct(StringComparer.Ordinal).ToList();
     }
 }
+
+/// <summary>
+/// The outbox as connectors see it (<see cref="INotificationOutbox"/>): a staged message is added to
+/// the request's <see cref="VardbroDb"/>, so the connector's next save on that context stores it in the
+/// same transaction as the change that caused it.
+/// </summary>
+public sealed class OutboxPort(VardbroDb db, NotificationSettings settings, TimeProvider time) : INotificationOutbox
+{
+    public void Stage(OutboxMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        NotificationOutbox.Add(db, settings, time, message.Channel, message.Recipient, message.Body, message.Emr, message.AppointmentId);
+    }
+}

@@ -18,6 +18,10 @@ public static partial class SandboxSeeder
     public static bool IsEnabled(IConfiguration configuration, IHostEnvironment environment) =>
         configuration.GetValue<bool?>("Sandbox:Enabled") ?? environment.IsDevelopment();
 
+    /// <summary>Only EMRs whose records Vardbro holds itself are seeded; test data never goes to a remote EHR.</summary>
+    private static bool OwnsMasterData(EmrCatalog catalog, EmrDefinition emr) =>
+        typeof(ISelfHostedEhr).IsAssignableFrom(catalog.KindOf(emr).ConnectorType);
+
     public static async Task SeedAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
         await using var scope = services.CreateAsyncScope();
@@ -27,12 +31,12 @@ public static partial class SandboxSeeder
         var connectors = sp.GetRequiredService<EmrConnectors>();
         var time = sp.GetRequiredService<TimeProvider>();
 
-        if (catalog.Find("webdoc") is { Connector: EmrCatalog.LocalConnector })
+        if (catalog.Find("webdoc") is { } webdoc && OwnsMasterData(catalog, webdoc))
         {
             await SeedEmrAsync(connectors, "webdoc", WebDoc, time, cancellationToken);
         }
 
-        if (catalog.Find("takecare") is { Connector: EmrCatalog.LocalConnector })
+        if (catalog.Find("takecare") is { } takecare && OwnsMasterData(catalog, takecare))
         {
             await SeedEmrAsync(connectors, "takecare", TakeCare, time, cancellationToken);
         }
@@ -150,7 +154,7 @@ public static partial class SandboxSeeder
                 }
             }
         }
-        catch (VardbroException ex) when (ex.Status == 409)
+        catch (ConflictException)
         {
             // Another instance is seeding this EMR.
             return;

@@ -2,6 +2,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
 using Vardbro.Connectors.Local;
+using Vardbro.Storage;
 
 namespace Vardbro.Server.Storage;
 
@@ -34,7 +35,9 @@ public static class StorageSetup
 
         // No second registration (such as DbContext) may hand out this instance: the scope would
         // dispose it twice, and the second dispose can return it to the pool after another scope has
-        // already rented it again, so two requests would share one connection.
+        // already rented it again, so two requests would share one connection. Others reach it
+        // through IScopedStore, which is not disposable.
+        services.AddScoped<IScopedStore, RequestStore>();
         // Document bytes: in PostgreSQL itself (several instances need nothing else), or as files beside the SQLite database.
         services.AddSingleton<IBlobStore>(sp => sp.GetRequiredService<StorageSettings>() is { IsPostgres: false, DataDirectory: { } dir }
             ? new FileBlobStore(Path.Combine(dir, "blobs"), sp.GetRequiredService<TimeProvider>())
@@ -124,4 +127,10 @@ public sealed class PostgresDesignTimeFactory : IDesignTimeDbContextFactory<Post
 {
     public PostgresVardbroDb CreateDbContext(string[] args) =>
         new(new DbContextOptionsBuilder<PostgresVardbroDb>().UseNpgsql("Host=localhost").Options);
+}
+
+/// <summary>The request scope's <see cref="VardbroDb"/> for code outside the server (the built-in EHR's connector).</summary>
+public sealed class RequestStore(VardbroDb db) : IScopedStore
+{
+    public StoreDb Db => db;
 }

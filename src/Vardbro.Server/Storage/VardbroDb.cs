@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Vardbro.Connectors.Local;
+using Vardbro.Storage;
 
 namespace Vardbro.Server.Storage;
 
@@ -8,7 +9,7 @@ namespace Vardbro.Server.Storage;
 /// Everything the server owns, in one context: API clients, the audit trail and the built-in EHR's
 /// tables. Each provider has its own subclass so that each has its own migration set.
 /// </summary>
-public abstract class VardbroDb(DbContextOptions options) : DbContext(options)
+public abstract class VardbroDb(DbContextOptions options) : StoreDb(options)
 {
     public DbSet<ClientRow> Clients => Set<ClientRow>();
 
@@ -20,8 +21,6 @@ public abstract class VardbroDb(DbContextOptions options) : DbContext(options)
 
     /// <summary>A byte-wise collation for range-searched text columns; null where it is the default.</summary>
     protected abstract string? BinaryCollation { get; }
-
-    public bool IsPostgres => SerializedWrites.IsPostgres(this);
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -93,6 +92,8 @@ public abstract class VardbroDb(DbContextOptions options) : DbContext(options)
 
 public sealed class SqliteVardbroDb(DbContextOptions<SqliteVardbroDb> options) : VardbroDb(options)
 {
+    public override StorageProvider Provider => StorageProvider.Sqlite;
+
     protected override string? BinaryCollation => null;
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
@@ -106,5 +107,7 @@ public sealed class SqliteVardbroDb(DbContextOptions<SqliteVardbroDb> options) :
 
 public sealed class PostgresVardbroDb(DbContextOptions<PostgresVardbroDb> options) : VardbroDb(options)
 {
+    public override StorageProvider Provider => StorageProvider.Postgres;
+
     protected override string? BinaryCollation => "C";
 }

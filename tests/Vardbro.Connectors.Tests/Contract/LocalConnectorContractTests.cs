@@ -2,6 +2,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Vardbro.Connectors.Local;
+using Vardbro.Storage;
 
 namespace Vardbro.Connectors.Tests.Contract;
 
@@ -57,8 +58,10 @@ public sealed class LocalConnectorContractTests : ConnectorContractTests, IDispo
     }
 
     /// <summary>The built-in EHR's tables alone, as the server's SQLite context maps them.</summary>
-    private sealed class LocalEhrDb(DbContextOptions<LocalEhrDb> options) : DbContext(options)
+    private sealed class LocalEhrDb(DbContextOptions<LocalEhrDb> options) : StoreDb(options)
     {
+        public override StorageProvider Provider => StorageProvider.Sqlite;
+
         protected override void OnModelCreating(ModelBuilder modelBuilder) => LocalEhrModel.Configure(modelBuilder, null);
 
         protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder) =>

@@ -502,7 +502,7 @@ public class NoteTemplatesTests
         VardbroException e = Assert.Throws<VardbroException>(
             () => NoteTemplates.Validate("leyr_unstructured", Json("""{"unstructured": ""}""")));
         Assert.Equal(e.Errors[0].Details, e.Message);
-        Assert.Null(e.Status);
+        Assert.Equal(typeof(VardbroException), e.GetType());
     }
 
     // ---- no note text in errors ----

@@ -98,7 +98,7 @@ public static class ClientsEndpoints
 
     private static async Task<ClientRow> FindAsync(VardbroDb db, string clientId, CancellationToken cancellationToken) =>
         await db.Clients.FirstOrDefaultAsync(c => c.Id == clientId && c.RevokedAt == null, cancellationToken)
-        ?? throw new VardbroException(ErrorCodes.NotFound, "No client with that id.", "client_id", 404);
+        ?? throw new VardbroException(ErrorCodes.NotFound, "No client with that id.", "client_id");
 
     private static List<Grant> ReadGrants(IReadOnlyList<GrantBody?>? grants, EmrCatalog emrs, List<ApiError> errors)
     {

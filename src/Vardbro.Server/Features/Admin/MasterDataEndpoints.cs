@@ -177,5 +177,5 @@ public static class MasterDataEndpoints
 
     private static string NewId(string prefix) => $"{prefix}_{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
 
-    private static VardbroException NotFound(string what, string path) => new(ErrorCodes.NotFound, $"No {what} with that id.", path, 404);
+    private static VardbroException NotFound(string what, string path) => new(ErrorCodes.NotFound, $"No {what} with that id.", path);
 }

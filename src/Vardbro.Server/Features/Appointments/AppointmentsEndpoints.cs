@@ -1,6 +1,5 @@
 using Microsoft.EntityFrameworkCore;
 using Vardbro.Connectors;
-using Vardbro.Connectors.Local;
 using Vardbro.Server.Api;
 using Vardbro.Server.Audit;
 using Vardbro.Server.Emrs;
@@ -128,13 +127,13 @@ public static class AppointmentsEndpoints
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
         RequireWellFormed(appointment_id, "appointment_id");
         var appointment = await connectors.Require<IAppointmentBooking>(emr).GetAppointmentAsync(unit.Id, appointment_id, cancellationToken)
-            ?? throw new VardbroException(ErrorCodes.NotFound, "No appointment with that id at this care unit.", "appointment_id", 404);
+            ?? throw new VardbroException(ErrorCodes.NotFound, "No appointment with that id at this care unit.", "appointment_id");
         Record(http, emr, appointment);
         return (unit, appointment);
     }
 
     public static async Task<Created<AppointmentResponse[]>> BookAppointment(
-        string emr, string care_unit_id, BookAppointmentRequest body, HttpContext http, EmrConnectors connectors, VardbroDb db, NotificationDispatcher dispatcher, TimeProvider time, CancellationToken cancellationToken)
+        string emr, string care_unit_id, BookAppointmentRequest body, HttpContext http, EmrConnectors connectors, NotificationDispatcher dispatcher, TimeProvider time, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(body);
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
@@ -163,12 +162,12 @@ public static class AppointmentsEndpoints
         Http.ThrowIfAny(errors);
 
         var patient = await connectors.Require<IPatientDirectory>(emr).FindPatientAsync(patientId!.Value, cancellationToken)
-            ?? throw new VardbroException(ErrorCodes.NotFound, "No patient with that id in this EMR.", "patient_id", 404);
+            ?? throw new VardbroException(ErrorCodes.NotFound, "No patient with that id in this EMR.", "patient_id");
         string? resource = null;
         if (resourceId is { } rid)
         {
             resource = (await connectors.Require<ICareUnitDirectory>(emr).FindResourceAsync(unit.Id, rid, cancellationToken)
-                ?? throw new VardbroException(ErrorCodes.NotFound, "No resource with that id at this care unit.", "resource_id", 404)).Id;
+                ?? throw new VardbroException(ErrorCodes.NotFound, "No resource with that id at this care unit.", "resource_id")).Id;
         }
 
         string? service = null;
@@ -184,38 +183,22 @@ public static class AppointmentsEndpoints
         }
 
         var request = new NewAppointment(start!.Value, end!.Value, patient.EmrId, resource, service, comment);
-        var booking = unit.RequiresConfirmation
-            ? await BookWithConfirmationAsync(db, connectors.Require<IAppointmentBooking>(emr), emr, unit, request, "+" + phone, cancellationToken)
-            : await connectors.Require<IAppointmentBooking>(emr).BookAsync(unit.Id, request, cancellationToken);
-        if (booking.ConfirmationCode is not null)
+        Appointment booked;
+        if (unit.RequiresConfirmation)
         {
+            // The connector books awaiting confirmation and stores the code's message in one transaction.
+            booked = await connectors.Require<IConfirmedBooking>(emr).BookAwaitingConfirmationAsync(unit.Id, request, "+" + phone, cancellationToken);
             dispatcher.Signal();
         }
-
-        Record(http, emr, booking.Appointment);
-        return TypedResults.Created(
-            $"/api/emrs/{emr}/care-units/{unit.Id}/appointments/{booking.Appointment.Id}",
-            new[] { AppointmentResponse.From(booking.Appointment, unit.TimeZone) });
-    }
-
-    /// <summary>The booking and the message with its code are stored in one transaction: both or neither.</summary>
-    private static async Task<Booking> BookWithConfirmationAsync(
-        VardbroDb db, IAppointmentBooking booking, string emr, CareUnit unit, NewAppointment request, string phone, CancellationToken cancellationToken)
-    {
-        using var turn = await SqliteWriteGate.EnterAsync(db, cancellationToken);
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var result = await booking.BookAsync(unit.Id, request, cancellationToken);
-        if (result.ConfirmationCode is { } code)
+        else
         {
-            var local = Http.Local(result.Appointment.Start, unit.TimeZone);
-            NotificationOutbox.Add(db, "sms", phone,
-                $"{unit.Name}: your confirmation code is {code}. It confirms your appointment on {local:yyyy-MM-dd} at {local:HH:mm} and is valid for 15 minutes.",
-                emr, result.Appointment.Id);
-            await db.SaveChangesAsync(cancellationToken);
+            booked = (await connectors.Require<IAppointmentBooking>(emr).BookAsync(unit.Id, request, cancellationToken)).Appointment;
         }
 
-        await transaction.CommitAsync(cancellationToken);
-        return result;
+        Record(http, emr, booked);
+        return TypedResults.Created(
+            $"/api/emrs/{emr}/care-units/{unit.Id}/appointments/{booked.Id}",
+            new[] { AppointmentResponse.From(booked, unit.TimeZone) });
     }
 
     public static async Task<Ok<AppointmentResponse>> UpdateAppointment(

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Net.Http.Headers;
 using Vardbro.Connectors;
+using Vardbro.Server.Api;
 
 namespace Vardbro.Server.Features.Documents;
 
@@ -74,7 +75,7 @@ public static class DocumentUploadReader
         ArgumentOutOfRangeException.ThrowIfNegative(maxDecodedBytes);
         if (!IsUtf8Json(request.ContentType))
         {
-            throw new VardbroException(ErrorCodes.BadInput, "Send the body as JSON with Content-Type: application/json.", "body", 415);
+            throw new UnsupportedMediaTypeException();
         }
 
         var maxBody = MaxBodyBytes(maxDecodedBytes);
@@ -285,7 +286,7 @@ public static class DocumentUploadReader
             var first = errors[tooLarge];
             errors.RemoveAt(tooLarge);
             errors.Insert(0, first);
-            throw new VardbroException(errors, 413);
+            throw new VardbroException(errors);
         }
 
         return new DocumentUploadBody(content!, format, title, type, createdById);
@@ -453,7 +454,7 @@ public static class DocumentUploadReader
         new(ErrorCodes.PayloadTooLarge, $"The document is larger than the {maxDecodedBytes} bytes this server accepts.", ContentField);
 
     private static VardbroException BodyTooLarge(long maxDecodedBytes) =>
-        new([ContentTooLarge(maxDecodedBytes) with { Details = $"The request body is larger than a document of {maxDecodedBytes} bytes needs." }], 413);
+        new([ContentTooLarge(maxDecodedBytes) with { Details = $"The request body is larger than a document of {maxDecodedBytes} bytes needs." }]);
 
     private static VardbroException NotJson() =>
         new(ErrorCodes.BadInput, "The request body is not valid JSON.", "body");

@@ -137,7 +137,7 @@ public static class DocumentsEndpoints
     {
         var (unit, patient, document) = await RequireDocumentAsync(emr, care_unit_id, patient_id, document_id, http, connectors, time, cancellationToken);
         var stream = await connectors.Require<IDocuments>(emr).OpenContentAsync(unit.Id, patient.EmrId, document.Id, cancellationToken)
-            ?? throw new VardbroException(ErrorCodes.NotFound, "No document with that id for this patient at this care unit.", "document_id", 404);
+            ?? throw new VardbroException(ErrorCodes.NotFound, "No document with that id for this patient at this care unit.", "document_id");
         return TypedResults.Stream(stream, document.Format, entityTag: new EntityTagHeaderValue($"\"{document.Sha256}\""));
     }
 
@@ -150,7 +150,7 @@ public static class DocumentsEndpoints
         var audit = AuditScope.Of(http);
         audit.AddPatient(Ids.VardbroPatientId(emr, patient.EmrId));
         var document = await connectors.Require<IDocuments>(emr).GetDocumentAsync(unit.Id, patient.EmrId, documentId, cancellationToken)
-            ?? throw new VardbroException(ErrorCodes.NotFound, "No document with that id for this patient at this care unit.", "document_id", 404);
+            ?? throw new VardbroException(ErrorCodes.NotFound, "No document with that id for this patient at this care unit.", "document_id");
         audit.ResourceId = document.Id;
         return (unit, patient, document);
     }

@@ -35,7 +35,7 @@ public static class EmrsEndpoints
                 e.Code, e.Name, e.Connector,
                 e.PatientIdTypes.Select(IdTypes.Name).ToList(),
                 e.ResourceIdTypes.Select(IdTypes.Name).ToList(),
-                EmrConnectors.Capabilities(e)))
+                EmrConnectors.Capabilities(catalog, e)))
             .ToArray());
     }
 

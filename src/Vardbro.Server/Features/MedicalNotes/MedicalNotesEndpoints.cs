@@ -87,7 +87,7 @@ public static class MedicalNotesEndpoints
         var audit = AuditScope.Of(http);
         audit.AddPatient(Ids.VardbroPatientId(emr, patient.EmrId));
         var note = await connectors.Require<IMedicalNotes>(emr).GetNoteAsync(unit.Id, patient.EmrId, note_id, cancellationToken)
-            ?? throw new VardbroException(ErrorCodes.NotFound, "No note with that id for this patient at this care unit.", "note_id", 404);
+            ?? throw new VardbroException(ErrorCodes.NotFound, "No note with that id for this patient at this care unit.", "note_id");
         audit.ResourceId = note.Id;
         return (unit, patient, note);
     }

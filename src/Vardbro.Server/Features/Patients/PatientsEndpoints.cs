@@ -208,7 +208,7 @@ public static class PatientsEndpoints
         ArgumentNullException.ThrowIfNull(unit);
         var id = Ids.Patient(connectors.Definition(emr), patientId, Http.Today(time, unit.TimeZone), "patient_id");
         return await connectors.Require<IPatientDirectory>(emr).FindPatientAsync(id, cancellationToken)
-            ?? throw new VardbroException(ErrorCodes.NotFound, "No patient with that id in this EMR.", "patient_id", 404);
+            ?? throw new VardbroException(ErrorCodes.NotFound, "No patient with that id in this EMR.", "patient_id");
     }
 
     /// <summary>A name criterion; one that folds to nothing (only accents or punctuation) would match everyone.</summary>

@@ -53,7 +53,7 @@ public static class ResourcesEndpoints
     {
         var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
         var resource = await FindAsync(connectors, emr, unit, resource_id, time, "resource_id", cancellationToken)
-            ?? throw new VardbroException(ErrorCodes.NotFound, "No resource with that id at this care unit.", "resource_id", 404);
+            ?? throw new VardbroException(ErrorCodes.NotFound, "No resource with that id at this care unit.", "resource_id");
         return (unit, resource);
     }
 

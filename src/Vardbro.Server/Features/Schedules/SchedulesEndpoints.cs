@@ -167,7 +167,7 @@ public static class SchedulesEndpoints
 
     public static async Task<Resource> RequireResourceAsync(EmrConnectors connectors, string emr, CareUnit unit, string rawId, TimeProvider time, CancellationToken cancellationToken) =>
         await ResourcesEndpoints.FindAsync(connectors, emr, unit, rawId, time, "resource_id", cancellationToken)
-        ?? throw new VardbroException(ErrorCodes.NotFound, "No resource with that id at this care unit.", "resource_id", 404);
+        ?? throw new VardbroException(ErrorCodes.NotFound, "No resource with that id at this care unit.", "resource_id");
 }
 
 /// <summary>A <c>start</c>/<c>end</c> query range: default now to now + 14 days, at most <c>maxDays</c> long.</summary>

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.EntityFrameworkCore;
 
-namespace Vardbro.Connectors.Local;
+namespace Vardbro.Storage;
 
 /// <summary>
 /// One writer at a time per SQLite database file within this process, queued without blocking a
@@ -16,10 +16,10 @@ public static class SqliteWriteGate
     private static readonly ConcurrentDictionary<string, SemaphoreSlim> Gates = new(StringComparer.Ordinal);
 
     /// <summary>Waits for this process's turn to write to <paramref name="db"/>'s database; dispose to give it up.</summary>
-    public static async ValueTask<Turn> EnterAsync(DbContext db, CancellationToken cancellationToken)
+    public static async ValueTask<Turn> EnterAsync(StoreDb db, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(db);
-        if (SerializedWrites.IsPostgres(db))
+        if (db.IsPostgres)
         {
             return default;
         }

@@ -4,7 +4,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 
-namespace Vardbro.Server.Storage;
+namespace Vardbro.Storage;
 
 /// <summary>
 /// Reuses prepared SQLite statements for EF Core's commands. Microsoft.Data.Sqlite prepares the SQL of

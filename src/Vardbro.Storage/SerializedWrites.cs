@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
 
-namespace Vardbro.Connectors.Local;
+namespace Vardbro.Storage;
 
 /// <summary>
 /// Runs a read-then-write as one transaction that no other writer with the same key interleaves
@@ -12,15 +12,15 @@ namespace Vardbro.Connectors.Local;
 /// </summary>
 public static class SerializedWrites
 {
-    public static Task<T> RunAsync<T>(DbContext db, string key, Func<Task<T>> work, CancellationToken cancellationToken) =>
+    public static Task<T> RunAsync<T>(StoreDb db, string key, Func<Task<T>> work, CancellationToken cancellationToken) =>
         RunAsync(db, [key], work, cancellationToken);
 
     /// <summary>
-    /// As <see cref="RunAsync{T}(DbContext, string, Func{Task{T}}, CancellationToken)"/> holding several
+    /// As <see cref="RunAsync{T}(StoreDb, string, Func{Task{T}}, CancellationToken)"/> holding several
     /// keys (taken in a fixed order, so two writers never wait for each other). Inside a transaction
     /// the caller already opened, the work joins it and the caller commits.
     /// </summary>
-    public static async Task<T> RunAsync<T>(DbContext db, IEnumerable<string> keys, Func<Task<T>> work, CancellationToken cancellationToken)
+    public static async Task<T> RunAsync<T>(StoreDb db, IEnumerable<string> keys, Func<Task<T>> work, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(db);
         ArgumentNullException.ThrowIfNull(work);
@@ -32,7 +32,7 @@ public static class SerializedWrites
         var transaction = ambient ? null : await db.Database.BeginTransactionAsync(cancellationToken);
         try
         {
-            if (IsPostgres(db))
+            if (db.IsPostgres)
             {
                 foreach (var lockKey in keys.Select(LockKey).Distinct().Order())
                 {
@@ -56,9 +56,6 @@ public static class SerializedWrites
             }
         }
     }
-
-    public static bool IsPostgres(DbContext db) =>
-        SqliteStatements.ProviderOf(db).Contains("Npgsql", StringComparison.Ordinal);
 
     private static long LockKey(string key) =>
         BitConverter.ToInt64(SHA256.HashData(Encoding.UTF8.GetBytes(key)), 0);

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 
-namespace Vardbro.Server.Storage;
+namespace Vardbro.Storage;
 
 /// <summary>
 /// Gives each pooled SQLite context a connection of its own that stays open while the context lives
@@ -12,7 +12,7 @@ namespace Vardbro.Server.Storage;
 /// <para>
 /// Every such connection has a busy timeout: without one SQLite answers SQLITE_BUSY at once and
 /// Microsoft.Data.Sqlite retries after sleeping 150 ms, while SQLite's own handler retries after
-/// 1, 2, 5, 10… ms. (Writers of this process queue in <see cref="Vardbro.Connectors.Local.SqliteWriteGate"/>
+/// 1, 2, 5, 10… ms. (Writers of this process queue in <see cref="SqliteWriteGate"/>
 /// and rarely get there; writers of another process on the same file do.)
 /// </para>
 /// <para>

@@ -1,36 +1,37 @@
 using System.Collections.Concurrent;
 using System.Data;
 using System.Data.Common;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
-namespace Vardbro.Connectors.Local;
+namespace Vardbro.Storage;
 
 /// <summary>
 /// The few statements nearly every request runs, prepared once per SQLite connection and reused.
 /// Microsoft.Data.Sqlite prepares a statement anew for every command EF Core creates, and preparing
 /// costs far more than running these lookups (measured: a patient with contacts ~200 µs to prepare,
-/// ~12 µs to run). Only for an open SQLite connection (the server keeps them open); elsewhere, e.g. on
-/// PostgreSQL, <see cref="For"/> answers null and the caller runs its EF Core query, which stays the
-/// reference behaviour and is what the test suite runs on PostgreSQL.
+/// ~12 µs to run). Only for a context whose <see cref="StoreDb.CanPrepare"/> is true; callers choose
+/// their path once (see ADR 5), and asking here for anything else is a bug that throws.
 /// </summary>
-public static class SqliteStatements
+public static class PreparedStatements
 {
     private static readonly ConditionalWeakTable<DbConnection, Dictionary<string, DbCommand>> Prepared = [];
 
     /// <summary>
     /// The reusable command for <paramref name="sql"/> (parameters <c>@p0</c>, <c>@p1</c>, … set from
-    /// <paramref name="values"/>), joined to the context's transaction; null where it does not apply.
+    /// <paramref name="values"/>), joined to the context's transaction.
     /// </summary>
-    public static DbCommand? For(DbContext db, string sql, params object?[] values)
+    /// <exception cref="InvalidOperationException">The context is not SQLite on an open connection.</exception>
+    public static DbCommand For(StoreDb db, string sql, params object?[] values)
     {
         ArgumentNullException.ThrowIfNull(db);
         ArgumentNullException.ThrowIfNull(values);
-        if (!Apply(db))
+        if (!db.CanPrepare)
         {
-            return null;
+            throw new InvalidOperationException($"Prepared statements serve SQLite contexts on an open connection; this one is {db.Provider}, connection {db.Database.GetDbConnection().State}.");
         }
 
         var connection = db.Database.GetDbConnection();
@@ -42,7 +43,7 @@ public static class SqliteStatements
             for (var i = 0; i < values.Length; i++)
             {
                 var parameter = command.CreateParameter();
-                parameter.ParameterName = "@p" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                parameter.ParameterName = "@p" + i.ToString(CultureInfo.InvariantCulture);
                 command.Parameters.Add(parameter);
             }
 
@@ -58,33 +59,6 @@ public static class SqliteStatements
         return command;
     }
 
-    /// <summary>Whether <see cref="For"/> gives commands for this context: SQLite, connection open.</summary>
-    public static bool Apply(DbContext db) =>
-        ProviderOf(db).EndsWith(".Sqlite", StringComparison.Ordinal)
-        && db.Database.GetDbConnection().State == ConnectionState.Open;
-
-    // EF Core works the provider's name out from its assembly's name on every call, which allocates
-    // and showed up in every request's profile; the model belongs to one provider, so it is kept per model.
-    private static readonly ConditionalWeakTable<Microsoft.EntityFrameworkCore.Metadata.IModel, string> Providers = [];
-
-    /// <summary>The name of the context's database provider ("" when it has none).</summary>
-    internal static string ProviderOf(DbContext? db)
-    {
-        if (db is null)
-        {
-            return "";
-        }
-
-        var model = db.Model;
-        if (!Providers.TryGetValue(model, out var name))
-        {
-            name = db.Database.ProviderName ?? "";
-            Providers.AddOrUpdate(model, name);
-        }
-
-        return name;
-    }
-
     /// <summary>A stored value read back as <typeparamref name="T"/> with the model's conversion of that property.</summary>
     public static T Read<T>(DbContext db, Type entity, string property, object stored)
     {
@@ -97,6 +71,17 @@ public static class SqliteStatements
     {
         var converter = ConverterOf(db, entity, property);
         return converter is null || value is null ? value : converter.ConvertToProvider(value);
+    }
+
+    /// <summary>The table and column names the model maps <typeparamref name="T"/> and its properties to.</summary>
+    public static (string Table, string Column) ColumnOf<T>(DbContext db, string property)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        var entity = db.Model.FindEntityType(typeof(T)) ?? throw new InvalidOperationException($"{typeof(T).Name} is not in the model.");
+        var table = entity.GetTableName() ?? throw new InvalidOperationException($"{typeof(T).Name} has no table.");
+        var column = entity.FindProperty(property)?.GetColumnName(Microsoft.EntityFrameworkCore.Metadata.StoreObjectIdentifier.Table(table, entity.GetSchema()))
+            ?? throw new InvalidOperationException($"{typeof(T).Name}.{property} has no column.");
+        return (table, column);
     }
 
     // Read runs for every instant of every row a prepared read returns; the model's lookup is kept per model.

@@ -1,0 +1,40 @@
+namespace Vardbro.Connectors;
+
+/// <summary>One EMR as configured under <c>Emrs:&lt;code&gt;</c>.</summary>
+/// <param name="Connector">The name of its <see cref="IConnectorKind"/>.</param>
+/// <param name="Settings">What its kind read from its section (<see cref="IConnectorKind.ReadSettings"/>); null where the kind has none.</param>
+public sealed record EmrDefinition(
+    string Code,
+    string Name,
+    string Connector,
+    IReadOnlyList<IdType> PatientIdTypes,
+    IReadOnlyList<IdType> ResourceIdTypes,
+    object? Settings = null);
+
+/// <summary>
+/// A kind of EHR connector (<c>local</c>, <c>fhir</c>, <c>cliniko</c>, …), registered by the project
+/// that implements it (<c>services.AddXConnector()</c>). The server looks kinds up by the name an
+/// EMR's <c>Connector</c> setting gives and never names one itself: a new EHR is a new project, one
+/// line in <c>Program.cs</c> and a contract-test subclass (ADR 6).
+/// </summary>
+public interface IConnectorKind
+{
+    /// <summary>What operators write in <c>Emrs:&lt;code&gt;:Connector</c>.</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// The type of this kind's connectors. The capability interfaces it implements are what
+    /// <c>GET /api/emrs</c> lists and what a request can require; the rest is 400 NOT_SUPPORTED.
+    /// </summary>
+    Type ConnectorType { get; }
+
+    /// <summary>
+    /// Reads and checks the EMR's own settings. <paramref name="setting"/> answers keys relative to
+    /// <c>Emrs:&lt;code&gt;</c> (nested with <c>:</c>); each problem is added as a sentence naming its
+    /// full key. Returns what <see cref="Create"/> will be handed as <see cref="EmrDefinition.Settings"/>.
+    /// </summary>
+    object? ReadSettings(string code, Func<string, string?> setting, ICollection<string> problems);
+
+    /// <summary>The connector for one EMR within one request scope (<paramref name="services"/> are that scope's).</summary>
+    object Create(EmrDefinition emr, IServiceProvider services);
+}
