@@ -56,7 +56,7 @@ public abstract class ConnectorContractTests : IAsyncLifetime
         main = await OpenAsync();
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (main is not null)
         {

@@ -1,25 +1,37 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Npgsql;
 using Vardbro.Connectors.Local;
 using Vardbro.Storage;
 
 namespace Vardbro.Connectors.Tests.Contract;
 
-/// <summary>The built-in EHR on a fresh SQLite file per test, seeded with the contract's master data.</summary>
-public sealed class LocalConnectorContractTests : ConnectorContractTests, IDisposable
+/// <summary>
+/// The built-in EHR on a fresh database per test, seeded with the contract's master data. It runs in
+/// three configurations, one per read path and provider: EF Core on SQLite, the prepared statements
+/// on SQLite (connection kept open, as the server keeps it), and EF Core on PostgreSQL.
+/// </summary>
+public abstract class LocalConnectorContractTests : ConnectorContractTests
 {
     private const string Emr = "local";
-    private readonly string directory = Path.Combine(Path.GetTempPath(), "vardbro-contract-" + Guid.NewGuid().ToString("N"));
 
-    private string ConnectionString => new SqliteConnectionStringBuilder { DataSource = Path.Combine(directory, "ehr.db"), Pooling = false }.ToString();
+    /// <summary>"ef" or "prepared": the read path this configuration must exercise.</summary>
+    protected abstract string ExpectedReadPath { get; }
+
+    protected string Directory { get; } = Path.Combine(Path.GetTempPath(), "vardbro-contract-" + Guid.NewGuid().ToString("N"));
+
+    /// <summary>A context on the test's database; the connector picks its read path from it.</summary>
+    protected abstract StoreDb NewDb();
+
+    protected abstract Task CreateSchemaAsync(StoreDb db);
 
     protected override async Task ResetAsync()
     {
-        Directory.CreateDirectory(directory);
+        System.IO.Directory.CreateDirectory(Directory);
         await using var db = NewDb();
-        await db.Database.EnsureCreatedAsync();
-        var connector = new LocalConnector(db, Emr, TimeProvider.System, new FileBlobStore(Path.Combine(directory, "blobs")));
+        await CreateSchemaAsync(db);
+        var connector = Connector(db);
         await connector.CreateCareUnitAsync(new NewCareUnit(Unit, "Vårdcentralen Tolvan", "Europe/Stockholm", "Tolvansgatan 1, 123 45 Tolvstad", false), default);
         await connector.CreateHealthcareServiceAsync(Unit, new NewHealthcareService(General, "General Consultation", null, 30), default);
         await connector.CreateHealthcareServiceAsync(Unit, new NewHealthcareService("tolvan-follow-up", "Follow-up Visit", null, 15), default);
@@ -40,17 +52,21 @@ public sealed class LocalConnectorContractTests : ConnectorContractTests, IDispo
     protected override Task<ConnectorUnderTest> OpenAsync()
     {
         var db = NewDb();
-        return Task.FromResult(new ConnectorUnderTest(new LocalConnector(db, Emr, TimeProvider.System, new FileBlobStore(Path.Combine(directory, "blobs"))), db));
+        var connector = Connector(db);
+        Assert.Equal(ExpectedReadPath, connector.ReadPath);
+        return Task.FromResult(new ConnectorUnderTest(connector, db));
     }
 
-    private LocalEhrDb NewDb() => new(new DbContextOptionsBuilder<LocalEhrDb>().UseSqlite(ConnectionString).Options);
+    private LocalConnector Connector(StoreDb db) =>
+        new(db, Emr, TimeProvider.System, new FileBlobStore(Path.Combine(Directory, "blobs")));
 
-    public void Dispose()
+    public override async Task DisposeAsync()
     {
+        await base.DisposeAsync();
         SqliteConnection.ClearAllPools();
         try
         {
-            Directory.Delete(directory, recursive: true);
+            System.IO.Directory.Delete(Directory, recursive: true);
         }
         catch (IOException)
         {
@@ -58,7 +74,7 @@ public sealed class LocalConnectorContractTests : ConnectorContractTests, IDispo
     }
 
     /// <summary>The built-in EHR's tables alone, as the server's SQLite context maps them.</summary>
-    private sealed class LocalEhrDb(DbContextOptions<LocalEhrDb> options) : StoreDb(options)
+    internal sealed class SqliteEhrDb(DbContextOptions<SqliteEhrDb> options) : StoreDb(options)
     {
         public override StorageProvider Provider => StorageProvider.Sqlite;
 
@@ -66,5 +82,79 @@ public sealed class LocalConnectorContractTests : ConnectorContractTests, IDispo
 
         protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder) =>
             configurationBuilder.Properties<DateTimeOffset>().HaveConversion<DateTimeOffsetToBinaryConverter>();
+    }
+
+    /// <summary>The built-in EHR's tables alone, as the server's PostgreSQL context maps them.</summary>
+    internal sealed class PostgresEhrDb(DbContextOptions<PostgresEhrDb> options) : StoreDb(options)
+    {
+        public override StorageProvider Provider => StorageProvider.Postgres;
+
+        protected override void OnModelCreating(ModelBuilder modelBuilder) => LocalEhrModel.Configure(modelBuilder, "C");
+    }
+}
+
+/// <summary>EF Core on SQLite: the connection is opened and closed per command, so the reference LINQ path runs.</summary>
+public sealed class LocalEfSqliteContractTests : LocalConnectorContractTests
+{
+    protected override string ExpectedReadPath => "ef";
+
+    private string ConnectionString => new SqliteConnectionStringBuilder { DataSource = Path.Combine(Directory, "ehr.db"), Pooling = false }.ToString();
+
+    protected override StoreDb NewDb() => new SqliteEhrDb(new DbContextOptionsBuilder<SqliteEhrDb>().UseSqlite(ConnectionString).Options);
+
+    protected override Task CreateSchemaAsync(StoreDb db) => db.Database.EnsureCreatedAsync();
+}
+
+/// <summary>The prepared statements on SQLite: each context on a connection it keeps open, as the server's are.</summary>
+public sealed class LocalPreparedSqliteContractTests : LocalConnectorContractTests
+{
+    protected override string ExpectedReadPath => "prepared";
+
+    protected override StoreDb NewDb()
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(Directory, "ehr.db"), Pooling = false }.ToString());
+        connection.Open();
+        SQLitePCL.raw.sqlite3_busy_timeout(connection.Handle, 30_000);
+        return new SqliteEhrDb(new DbContextOptionsBuilder<SqliteEhrDb>().UseSqlite(connection, contextOwnsConnection: true).Options);
+    }
+
+    protected override Task CreateSchemaAsync(StoreDb db) => db.Database.EnsureCreatedAsync();
+}
+
+/// <summary>EF Core on PostgreSQL (VARDBRO_TEST_POSTGRES; test.sh starts one), on a database of its own.</summary>
+public sealed class LocalPostgresContractTests : LocalConnectorContractTests
+{
+    private readonly string database = "vardbro_contract_" + Guid.NewGuid().ToString("N")[..16];
+
+    protected override string ExpectedReadPath => "ef";
+
+    private static string Admin => Environment.GetEnvironmentVariable("VARDBRO_TEST_POSTGRES")
+        ?? throw new InvalidOperationException("The PostgreSQL contract tests need VARDBRO_TEST_POSTGRES (test.sh starts a server through .ci/postgres.sh).");
+
+    protected override StoreDb NewDb() => new PostgresEhrDb(new DbContextOptionsBuilder<PostgresEhrDb>()
+        .UseNpgsql(new NpgsqlConnectionStringBuilder(Admin) { Database = database, MaxPoolSize = 40 }.ToString()).Options);
+
+    protected override async Task CreateSchemaAsync(StoreDb db)
+    {
+        await using (var admin = new NpgsqlConnection(Admin))
+        {
+            await admin.OpenAsync();
+            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {database} WITH (FORCE)", admin);
+            await drop.ExecuteNonQueryAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE {database}", admin);
+            await create.ExecuteNonQueryAsync();
+        }
+
+        await db.Database.EnsureCreatedAsync();
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        NpgsqlConnection.ClearAllPools();
+        await using var admin = new NpgsqlConnection(Admin);
+        await admin.OpenAsync();
+        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {database} WITH (FORCE)", admin);
+        await drop.ExecuteNonQueryAsync();
     }
 }
