@@ -133,8 +133,9 @@ export function seedResources(startDate = seedStartDate()) {
   return resources;
 }
 
-export async function loadSeed(repo, startDate) {
-  const resources = seedResources(startDate);
+/** Loads the seed; a profile's `transform` may add fields and resources (ids stay the same). */
+export async function loadSeed(repo, startDate, transform = (resources) => resources) {
+  const resources = transform(seedResources(startDate));
   for (const resource of resources) {
     await repo.createResource(resource); // MemoryRepository keeps the id it is given
   }

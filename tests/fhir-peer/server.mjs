@@ -1,16 +1,24 @@
 // FHIR R4 test peer: Medplum's FhirRouter over an in-memory repository, behind node:http.
-// Usage: node server.mjs PORT
+// Usage: node server.mjs PORT [PROFILE]   (PROFILE, or env FHIR_PEER_PROFILE: default | oracle | epic)
 import { createServer } from 'node:http';
 import { OperationOutcomeError, badRequest, getStatus, globalSchema, isResourceType, validateResource } from '@medplum/core';
 import { FhirRouter } from '@medplum/fhir-router';
 import { PeerRepository, loadDefinitions } from './repo.mjs';
 import { loadSeed, seedStartDate } from './seed.mjs';
+import { loadProfile } from './profiles/index.mjs';
 
 const BASE = '/fhir/R4';
 const MAX_BODY = 128 * 1024 * 1024;
 const port = Number(process.argv[2] ?? process.env.PORT);
 if (!Number.isInteger(port) || port <= 0) {
   console.error('usage: node server.mjs PORT');
+  process.exit(2);
+}
+let profile;
+try {
+  profile = await loadProfile(process.argv[3] || process.env.FHIR_PEER_PROFILE || 'default');
+} catch (err) {
+  console.error(err.message);
   process.exit(2);
 }
 
@@ -35,7 +43,8 @@ async function reset() {
   log = [];
   faults = [];
   delays = [];
-  return loadSeed(repo, seedStartDate());
+  profile.reset?.();
+  return loadSeed(repo, seedStartDate(), profile.seed);
 }
 
 const outcome = (code, text) => ({
@@ -44,7 +53,7 @@ const outcome = (code, text) => ({
 });
 
 function send(res, status, body, headers = {}) {
-  const json = body === undefined ? '' : JSON.stringify(body);
+  const json = body === undefined ? '' : Buffer.isBuffer(body) ? body : JSON.stringify(body);
   res.writeHead(status, {
     'Content-Type': 'application/fhir+json; charset=utf-8',
     'Content-Length': Buffer.byteLength(json),
@@ -112,13 +121,33 @@ function shrinkLargeData(key, value) {
   return 'AAAA';
 }
 
+/** The validator's OperationOutcome for an invalid resource, or null when it is valid. */
+function validationOutcome(resource) {
+  try {
+    validateResource(JSON.parse(JSON.stringify(resource, shrinkLargeData)));
+    return null;
+  } catch (err) {
+    if (err instanceof OperationOutcomeError) return err.outcome;
+    throw err;
+  }
+}
+
 /** Runs one FHIR request against the router; returns [status, body, headers]. */
 async function handleFhir(req, url, body) {
   const path = url.pathname.slice(BASE.length).replace(/\/+$/, '') || '/';
   const [, type, id, op] = path.split('/');
-  if (req.method === 'GET' && path === '/metadata') return [200, capabilityStatement()];
+  const origin = `http://${req.headers.host ?? '127.0.0.1'}${BASE}`;
+  if (req.method === 'GET' && path === '/metadata') {
+    return [200, profile.capabilityStatement?.({ origin, base: capabilityStatement() }) ?? capabilityStatement()];
+  }
   if (type && !type.startsWith('$') && !isResourceType(type)) {
     return [404, outcome('not-supported', `Unknown resource type: ${type}`)];
+  }
+  if (profile.handle) {
+    // A profile answers first (alone, like every FHIR request); undefined leaves it to the default handling.
+    const ctx = { req, url, path, type, id, op, body, repo, origin, validate: validationOutcome };
+    const answer = await exclusive(() => profile.handle(ctx));
+    if (answer) return answer;
   }
 
   const headers = { ...req.headers };
@@ -133,12 +162,8 @@ async function handleFhir(req, url, body) {
       delete body.meta?.versionId;
       delete body.meta?.lastUpdated;
     }
-    try {
-      validateResource(JSON.parse(JSON.stringify(body, shrinkLargeData)));
-    } catch (err) {
-      if (err instanceof OperationOutcomeError) return [400, err.outcome];
-      throw err;
-    }
+    const invalid = validationOutcome(body);
+    if (invalid) return [400, invalid];
   }
 
   return exclusive(async () => {
@@ -152,7 +177,6 @@ async function handleFhir(req, url, body) {
     if (isUpdate && !existed && status === 200) status = 201;
 
     const out = {};
-    const origin = `http://${req.headers.host ?? '127.0.0.1'}${BASE}`;
     if (resource.resourceType === 'Bundle' && resource.type === 'searchset') {
       decorateSearchset(resource, origin, url);
     } else if (resource.meta?.versionId) {
@@ -222,7 +246,8 @@ function control(req, url) {
     case 'POST /__control/reset':
       return exclusive(reset).then((resources) => [200, { reset: true, resources }]);
     default:
-      return [404, outcome('not-found', `Unknown control endpoint: ${route}`)];
+      return profile.control?.(req, url, { repo: () => repo, exclusive }) ??
+        [404, outcome('not-found', `Unknown control endpoint: ${route}`)];
   }
 }
 
@@ -268,7 +293,7 @@ const server = createServer(async (req, res) => {
 const count = await reset();
 server.requestTimeout = 0;
 server.listen(port, '127.0.0.1', () => {
-  console.error(`fhir-peer: ${count} seed resources from ${seedStartDate()}`);
+  console.error(`fhir-peer: profile ${profile.name}, ${count} seed resources from ${seedStartDate()}`);
   console.log(`fhir-peer listening on http://127.0.0.1:${port}${BASE}`);
 });
 for (const signal of ['SIGTERM', 'SIGINT']) {
