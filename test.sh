@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: the unit tests once, the HTTP-level suite on SQLite and again on
-# PostgreSQL (installed from Debian packages and started by .ci/postgres.sh if needed). The FHIR
-# connector's tests start an independent FHIR server (tests/fhir-peer, Node.js packages from npm).
+# Runs the whole test suite: the test peers' selftests, the unit tests once (the connector contract
+# on both providers among them), the HTTP-level suite on SQLite and again on PostgreSQL (installed
+# from Debian packages and started by .ci/postgres.sh if needed). The FHIR connector's tests start
+# an independent FHIR server (tests/fhir-peer, Node.js packages from npm).
 # Ends with one line: "tests: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -48,6 +49,19 @@ if ! dotnet build Vardbro.slnx -c Release -warnaserror >"$log_dir/build.log" 2>&
   failed=$((failed + 1))
   finish
 fi
+
+# The test peers check themselves first: a connector test is only as good as the peer it runs against.
+echo "== test peers" >&2
+node --test tests/cliniko-peer/selftest.mjs >"$log_dir/cliniko-peer.log" 2>&1
+p=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$log_dir/cliniko-peer.log"); f=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$log_dir/cliniko-peer.log")
+passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
+echo "cliniko-peer: ${p:-0} passed, ${f:-?} failed" >&2
+node tests/fhir-peer/selftest-all.mjs >"$log_dir/fhir-peer.log" 2>&1 || failed=$((failed + 1))
+while IFS= read -r line; do
+  passed=$((passed + $(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed.*/\1/' <<<"$line")))
+  failed=$((failed + $(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$line")))
+  echo "fhir-peer $line" >&2
+done < <(grep -E '^(OK|FAIL) +[a-z-]+: [0-9]+ passed, [0-9]+ failed' "$log_dir/fhir-peer.log")
 
 # A test that hangs ends its run after 5 minutes (naming the test) instead of holding CI for 90.
 hang=(--blame-hang-timeout 5m --blame-hang-dump-type none)

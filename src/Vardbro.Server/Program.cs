@@ -7,6 +7,7 @@ using Vardbro.Connectors.Local;
 using Vardbro.Server.Api;
 using Vardbro.Server.Audit;
 using Vardbro.Server.Emrs;
+using Vardbro.Server.Features;
 using Vardbro.Server.Features.Admin;
 using Vardbro.Server.Features.Appointments;
 using Vardbro.Server.Features.Documents;
@@ -96,7 +97,7 @@ var api = app.MapGroup("/api");
 api.MapEmrs();
 api.MapMedicalNoteTemplates();
 
-var careUnit = api.MapGroup("/emrs/{emr}/care-units/{care_unit_id}");
+var careUnit = api.MapGroup("/emrs/{emr}/care-units/{care_unit_id}").AddEndpointFilterFactory(CareUnitScope.Resolve);
 careUnit.MapResources();
 careUnit.MapHealthcareServices();
 careUnit.MapPatients();
@@ -107,7 +108,7 @@ careUnit.MapMedicalNotes();
 careUnit.MapDocuments(DocumentLimits.From(app.Configuration));
 
 // The same reads as FHIR R4 resources, for every connector (docs/api.md, "FHIR-shaped output").
-var fhirCareUnit = api.MapGroup("/fhir/emrs/{emr}/care-units/{care_unit_id}");
+var fhirCareUnit = api.MapGroup("/fhir/emrs/{emr}/care-units/{care_unit_id}").AddEndpointFilterFactory(CareUnitScope.Resolve);
 fhirCareUnit.MapFhir();
 
 var admin = api.MapGroup("/admin");

@@ -146,22 +146,6 @@ public static class Http
         TimeZoneInfo.ConvertTime(instant, TimeZones.Find(timeZone));
 }
 
-/// <summary>The care unit of a <c>/api/emrs/{emr}/care-units/{care_unit_id}</c> path, checked once.</summary>
-public static class CareUnits
-{
-    public static async Task<CareUnit> RequireAsync(EmrConnectors connectors, string emr, string careUnitId, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(connectors);
-        if (careUnitId.Length is 0 or > 128 || careUnitId.Any(char.IsControl))
-        {
-            throw new VardbroException(ErrorCodes.InvalidCareUnitId, "care_unit_id must be 1–128 printable characters.", "care_unit_id");
-        }
-
-        var careUnit = await connectors.Require<ICareUnitDirectory>(emr).GetCareUnitAsync(careUnitId, cancellationToken);
-        return careUnit ?? throw new VardbroException(ErrorCodes.NotFound, "No care unit with that id in this EMR.", "care_unit_id");
-    }
-}
-
 /// <summary>Parses typed ids from paths, queries and bodies, and checks the EMR accepts the type.</summary>
 public static class Ids
 {

@@ -2,9 +2,9 @@ using Microsoft.EntityFrameworkCore;
 using Vardbro.Connectors;
 using Vardbro.Server.Api;
 using Vardbro.Server.Audit;
-using Vardbro.Server.Emrs;
-using Vardbro.Server.Features.Schedules;
-using Vardbro.Server.Features.Timeslots;
+using Vardbro.Server.Features.HealthcareServices;
+using Vardbro.Server.Features.Patients;
+using Vardbro.Server.Features.Resources;
 using Vardbro.Server.Notifications;
 using Vardbro.Server.Storage;
 
@@ -40,11 +40,10 @@ public static class AppointmentsEndpoints
             .Audited("appointment.update", "appointment");
     }
 
-    public static async Task<Ok<AppointmentResponse[]>> ListAppointments(
-        string emr, string care_unit_id, [AsParameters] AppointmentListQuery query, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<Ok<AppointmentResponse[]>> ListAppointments([AsParameters] CareUnitScope scope, [AsParameters] AppointmentListQuery query)
     {
-        var (unit, page) = await ListAsync(emr, care_unit_id, query, http, connectors, time, cancellationToken);
-        Http.LinkNext(http, page.NextCursor);
+        var (unit, page) = await ListAsync(scope, query);
+        Http.LinkNext(scope.HttpContext, page.NextCursor);
         return TypedResults.Ok(page.Items.Select(a => AppointmentResponse.From(a, unit.TimeZone)).ToArray());
     }
 
@@ -52,13 +51,10 @@ public static class AppointmentsEndpoints
     /// An appointment list, checked and run, with every patient listed in the audit scope: shared by
     /// the JSON route and its FHIR twin.
     /// </summary>
-    internal static async Task<(CareUnit Unit, AppointmentPage Page)> ListAsync(
-        string emr, string care_unit_id, AppointmentListQuery query, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    internal static async Task<(CareUnit Unit, AppointmentPage Page)> ListAsync(CareUnitScope scope, AppointmentListQuery query)
     {
         var (patient_id, resource_id, start, end, status, limit, cursor) = query;
-        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
-        var today = Http.Today(time, unit.TimeZone);
-        var definition = connectors.Definition(emr);
+        var unit = scope.Unit;
         var errors = new List<ApiError>();
         var from = Http.Instant(start, "start", errors);
         var to = Http.Instant(end, "end", errors);
@@ -68,9 +64,9 @@ public static class AppointmentsEndpoints
         }
 
         var pageSize = Http.Limit(limit);
-        if (cursor is { Length: 0 or > 512 })
+        if (cursor is not null && !Cursors.IsWellFormed(cursor))
         {
-            errors.Add(new ApiError(ErrorCodes.InvalidField, "The cursor is not one this server issued; pass the one from the Link header unchanged.", "cursor"));
+            errors.AddRange(Cursors.Invalid().Errors);
         }
 
         Http.ThrowIfAny(errors);
@@ -79,7 +75,7 @@ public static class AppointmentsEndpoints
         string? patientEmrId = null;
         if (!string.IsNullOrEmpty(patient_id))
         {
-            var patient = await connectors.Require<IPatientDirectory>(emr).FindPatientAsync(Ids.Patient(definition, patient_id, today, "patient_id"), cancellationToken);
+            var patient = await PatientsEndpoints.FindAsync(scope, patient_id, "patient_id");
             if (patient is null)
             {
                 return (unit, new AppointmentPage([], null));
@@ -88,13 +84,13 @@ public static class AppointmentsEndpoints
             patientEmrId = patient.EmrId;
 
             // Asking for a patient's appointments reads that patient's record, even when there are none.
-            AuditScope.Of(http).AddPatient(Ids.VardbroPatientId(emr, patient.EmrId));
+            scope.Audit.AddPatient(scope.VardbroPatientId(patient.EmrId));
         }
 
         string? resourceId = null;
         if (!string.IsNullOrEmpty(resource_id))
         {
-            var resource = await connectors.Require<ICareUnitDirectory>(emr).FindResourceAsync(unit.Id, Ids.Resource(definition, resource_id, today, "resource_id"), cancellationToken);
+            var resource = await ResourcesEndpoints.FindAsync(scope, resource_id, "resource_id");
             if (resource is null)
             {
                 return (unit, new AppointmentPage([], null));
@@ -103,42 +99,40 @@ public static class AppointmentsEndpoints
             resourceId = resource.Id;
         }
 
-        var page = await connectors.Require<IAppointmentBooking>(emr).ListAppointmentsAsync(
-            unit.Id, new AppointmentQuery(patientEmrId, resourceId, from, to, status), pageSize, cursor, cancellationToken);
-        var audit = AuditScope.Of(http);
+        var page = await scope.Require<IAppointmentBooking>().ListAppointmentsAsync(
+            unit.Id, new AppointmentQuery(patientEmrId, resourceId, from, to, status), pageSize, cursor, scope.CancellationToken);
+        var audit = scope.Audit;
         foreach (var appointment in page.Items)
         {
-            audit.AddPatient(Ids.VardbroPatientId(emr, appointment.PatientEmrId));
+            audit.AddPatient(scope.VardbroPatientId(appointment.PatientEmrId));
         }
 
         return (unit, page);
     }
 
-    public static async Task<Ok<AppointmentResponse>> GetAppointment(string emr, string care_unit_id, string appointment_id, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
+    public static async Task<Ok<AppointmentResponse>> GetAppointment([AsParameters] CareUnitScope scope, string appointment_id)
     {
-        var (unit, appointment) = await ReadAsync(emr, care_unit_id, appointment_id, http, connectors, cancellationToken);
+        var (unit, appointment) = await ReadAsync(scope, appointment_id);
         return TypedResults.Ok(AppointmentResponse.From(appointment, unit.TimeZone));
     }
 
     /// <summary>One appointment of the care unit, with the read in the audit scope (JSON and FHIR routes).</summary>
-    internal static async Task<(CareUnit Unit, Appointment Appointment)> ReadAsync(
-        string emr, string care_unit_id, string appointment_id, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
+    internal static async Task<(CareUnit Unit, Appointment Appointment)> ReadAsync(CareUnitScope scope, string appointment_id)
     {
-        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
+        var unit = scope.Unit;
         RequireWellFormed(appointment_id, "appointment_id");
-        var appointment = await connectors.Require<IAppointmentBooking>(emr).GetAppointmentAsync(unit.Id, appointment_id, cancellationToken)
+        var appointment = await scope.Require<IAppointmentBooking>().GetAppointmentAsync(unit.Id, appointment_id, scope.CancellationToken)
             ?? throw new VardbroException(ErrorCodes.NotFound, "No appointment with that id at this care unit.", "appointment_id");
-        Record(http, emr, appointment);
+        Record(scope, appointment);
         return (unit, appointment);
     }
 
-    public static async Task<Created<AppointmentResponse[]>> BookAppointment(
-        string emr, string care_unit_id, BookAppointmentRequest body, HttpContext http, EmrConnectors connectors, NotificationDispatcher dispatcher, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<Created<AppointmentResponse[]>> BookAppointment([AsParameters] CareUnitScope scope, BookAppointmentRequest body, NotificationDispatcher dispatcher)
     {
         ArgumentNullException.ThrowIfNull(body);
-        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
-        var today = Http.Today(time, unit.TimeZone);
-        var definition = connectors.Definition(emr);
+        var unit = scope.Unit;
+        var today = scope.Today;
+        var definition = scope.Definition;
         var errors = new List<ApiError>();
         var start = Http.Instant(body.Start, "start", errors, required: true);
         var end = Http.Instant(body.End, "end", errors, required: true);
@@ -161,19 +155,17 @@ public static class AppointmentsEndpoints
         TypedId? resourceId = string.IsNullOrEmpty(body.ResourceId) ? null : Collect(() => Ids.Resource(definition, body.ResourceId, today, "resource_id"), errors);
         Http.ThrowIfAny(errors);
 
-        var patient = await connectors.Require<IPatientDirectory>(emr).FindPatientAsync(patientId!.Value, cancellationToken)
-            ?? throw new VardbroException(ErrorCodes.NotFound, "No patient with that id in this EMR.", "patient_id");
+        var patient = await PatientsEndpoints.RequireAsync(scope, patientId!.Value);
         string? resource = null;
         if (resourceId is { } rid)
         {
-            resource = (await connectors.Require<ICareUnitDirectory>(emr).FindResourceAsync(unit.Id, rid, cancellationToken)
-                ?? throw new VardbroException(ErrorCodes.NotFound, "No resource with that id at this care unit.", "resource_id")).Id;
+            resource = (await ResourcesEndpoints.RequireAsync(scope, rid)).Id;
         }
 
         string? service = null;
         if (!string.IsNullOrEmpty(body.HealthcareServiceId))
         {
-            service = (await HealthcareServiceIds.RequireAsync(connectors, emr, unit.Id, body.HealthcareServiceId, "healthcare_service_id", cancellationToken)).Id;
+            service = (await HealthcareServicesEndpoints.RequireAsync(scope, body.HealthcareServiceId)).Id;
         }
 
         var phone = patient.Phones.Select(p => PhoneNumbers.Normalize(p)).FirstOrDefault(p => p is not null);
@@ -187,43 +179,41 @@ public static class AppointmentsEndpoints
         if (unit.RequiresConfirmation)
         {
             // The connector books awaiting confirmation and stores the code's message in one transaction.
-            booked = await connectors.Require<IConfirmedBooking>(emr).BookAwaitingConfirmationAsync(unit.Id, request, "+" + phone, cancellationToken);
+            booked = await scope.Require<IConfirmedBooking>().BookAwaitingConfirmationAsync(unit.Id, request, "+" + phone, scope.CancellationToken);
             dispatcher.Signal();
         }
         else
         {
-            booked = (await connectors.Require<IAppointmentBooking>(emr).BookAsync(unit.Id, request, cancellationToken)).Appointment;
+            booked = (await scope.Require<IAppointmentBooking>().BookAsync(unit.Id, request, scope.CancellationToken)).Appointment;
         }
 
-        Record(http, emr, booked);
+        Record(scope, booked);
         return TypedResults.Created(
-            $"/api/emrs/{emr}/care-units/{unit.Id}/appointments/{booked.Id}",
+            $"/api/emrs/{scope.Emr}/care-units/{unit.Id}/appointments/{booked.Id}",
             new[] { AppointmentResponse.From(booked, unit.TimeZone) });
     }
 
-    public static async Task<Ok<AppointmentResponse>> UpdateAppointment(
-        string emr, string care_unit_id, string appointment_id, UpdateAppointmentRequest body, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<Ok<AppointmentResponse>> UpdateAppointment([AsParameters] CareUnitScope scope, string appointment_id, UpdateAppointmentRequest body)
     {
         ArgumentNullException.ThrowIfNull(body);
-        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
+        var unit = scope.Unit;
         RequireWellFormed(appointment_id, "appointment_id");
-        var change = await ReadChangeAsync(connectors, emr, unit, body.Start, body.End, body.ResourceId, body.Comment, body.Status, body.Confirmation, bulk: false, time, [], cancellationToken);
-        var booking = connectors.Require<IAppointmentBooking>(emr);
-        var before = await booking.GetAppointmentAsync(unit.Id, appointment_id, cancellationToken);
+        var change = await ReadChangeAsync(scope, body.Start, body.End, body.ResourceId, body.Comment, body.Status, body.Confirmation, bulk: false, []);
+        var booking = scope.Require<IAppointmentBooking>();
+        var before = await booking.GetAppointmentAsync(unit.Id, appointment_id, scope.CancellationToken);
         if (before is not null)
         {
-            Record(http, emr, before);
+            Record(scope, before);
         }
 
-        var updated = await booking.UpdateAsync(unit.Id, [appointment_id], change, cancellationToken);
+        var updated = await booking.UpdateAsync(unit.Id, [appointment_id], change, scope.CancellationToken);
         return TypedResults.Ok(AppointmentResponse.From(updated[0], unit.TimeZone));
     }
 
-    public static async Task<Ok<AppointmentResponse[]>> UpdateAppointments(
-        string emr, string care_unit_id, BulkUpdateAppointmentsRequest body, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<Ok<AppointmentResponse[]>> UpdateAppointments([AsParameters] CareUnitScope scope, BulkUpdateAppointmentsRequest body)
     {
         ArgumentNullException.ThrowIfNull(body);
-        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
+        var unit = scope.Unit;
         var errors = new List<ApiError>();
         var ids = new List<string>();
         if (body.Ids is not { Count: > 0 })
@@ -254,19 +244,18 @@ public static class AppointmentsEndpoints
             }
         }
 
-        var change = await ReadChangeAsync(connectors, emr, unit, body.Start, body.End, body.ResourceId, body.Comment, body.Status, body.Confirmation, bulk: true, time, errors, cancellationToken);
-        var updated = await connectors.Require<IAppointmentBooking>(emr).UpdateAsync(unit.Id, ids, change, cancellationToken);
+        var change = await ReadChangeAsync(scope, body.Start, body.End, body.ResourceId, body.Comment, body.Status, body.Confirmation, bulk: true, errors);
+        var updated = await scope.Require<IAppointmentBooking>().UpdateAsync(unit.Id, ids, change, scope.CancellationToken);
         foreach (var appointment in updated)
         {
-            Record(http, emr, appointment);
+            Record(scope, appointment);
         }
 
         return TypedResults.Ok(updated.Select(a => AppointmentResponse.From(a, unit.TimeZone)).ToArray());
     }
 
     private static async Task<AppointmentChange> ReadChangeAsync(
-        EmrConnectors connectors, string emr, CareUnit unit, string? start, string? end, string? resourceId, string? comment, string? status,
-        ConfirmationBody? confirmation, bool bulk, TimeProvider time, List<ApiError> errors, CancellationToken cancellationToken)
+        CareUnitScope scope, string? start, string? end, string? resourceId, string? comment, string? status, ConfirmationBody? confirmation, bool bulk, List<ApiError> errors)
     {
         var newStart = Http.Instant(start, "start", errors);
         var newEnd = Http.Instant(end, "end", errors);
@@ -318,7 +307,7 @@ public static class AppointmentsEndpoints
         string? resource = null;
         if (!string.IsNullOrEmpty(resourceId) && errors.Count == 0)
         {
-            resource = (await SchedulesEndpoints.RequireResourceAsync(connectors, emr, unit, resourceId, time, cancellationToken)).Id;
+            resource = (await ResourcesEndpoints.RequireAsync(scope, resourceId)).Id;
         }
 
         Http.ThrowIfAny(errors);
@@ -371,10 +360,10 @@ public static class AppointmentsEndpoints
         }
     }
 
-    private static void Record(HttpContext http, string emr, Appointment appointment)
+    private static void Record(CareUnitScope scope, Appointment appointment)
     {
-        var audit = AuditScope.Of(http);
+        var audit = scope.Audit;
         audit.ResourceId ??= appointment.Id;
-        audit.AddPatient(Ids.VardbroPatientId(emr, appointment.PatientEmrId));
+        audit.AddPatient(scope.VardbroPatientId(appointment.PatientEmrId));
     }
 }

@@ -4,9 +4,8 @@ using Microsoft.Net.Http.Headers;
 using Vardbro.Connectors;
 using Vardbro.Server.Api;
 using Vardbro.Server.Audit;
-using Vardbro.Server.Emrs;
-using Vardbro.Server.Features.MedicalNotes;
 using Vardbro.Server.Features.Patients;
+using Vardbro.Server.Features.Resources;
 
 namespace Vardbro.Server.Features.Documents;
 
@@ -62,16 +61,15 @@ public static class DocumentsEndpoints
     /// <summary>The upload's shape, for the OpenAPI document only: the body is read without model binding.</summary>
     public sealed record UploadDocumentSchema(string Content, string Format, string Title, string Type, string CreatedById);
 
-    public static async Task<Created<DocumentResponse>> UploadDocument(
-        string emr, string care_unit_id, string patient_id, HttpRequest request, HttpContext http, EmrConnectors connectors, DocumentLimits limits, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<Created<DocumentResponse>> UploadDocument([AsParameters] CareUnitScope scope, string patient_id, DocumentLimits limits)
     {
-        ArgumentNullException.ThrowIfNull(request);
-        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
-        var patient = await PatientsEndpoints.RequireAsync(connectors, emr, unit, patient_id, time, cancellationToken);
-        var audit = AuditScope.Of(http);
-        audit.AddPatient(Ids.VardbroPatientId(emr, patient.EmrId));
+        ArgumentNullException.ThrowIfNull(limits);
+        var unit = scope.Unit;
+        var patient = await PatientsEndpoints.RequireAsync(scope, patient_id);
+        var audit = scope.Audit;
+        audit.AddPatient(scope.VardbroPatientId(patient.EmrId));
 
-        var body = await DocumentUploadReader.ReadAsync(request, limits.MaxSizeBytes, cancellationToken);
+        var body = await DocumentUploadReader.ReadAsync(scope.HttpContext.Request, limits.MaxSizeBytes, scope.CancellationToken);
         var errors = new List<ApiError>();
         var title = Http.Text(body.Title, "title", 256, errors, required: true);
         var type = Http.Text(body.Type, "type", 128, errors, required: true);
@@ -89,67 +87,62 @@ public static class DocumentsEndpoints
             format = normalized;
         }
 
-        var author = await MedicalNotesEndpoints.CreatedByAsync(connectors, emr, unit, body.CreatedById, time, errors, cancellationToken);
+        var author = await ResourcesEndpoints.CreatedByAsync(scope, body.CreatedById, errors);
         Http.ThrowIfAny(errors);
         var sha256 = Convert.ToHexStringLower(SHA256.HashData(body.Content));
-        var stored = await connectors.Require<IDocuments>(emr).StoreDocumentAsync(
-            unit.Id, new NewDocument(patient.EmrId, title!, type!, format!, author!, body.Content, sha256), cancellationToken);
+        var stored = await scope.Require<IDocuments>().StoreDocumentAsync(
+            unit.Id, new NewDocument(patient.EmrId, title!, type!, format!, author!, body.Content, sha256), scope.CancellationToken);
         audit.ResourceId = stored.Id;
         return TypedResults.Created(
-            $"/api/emrs/{emr}/care-units/{unit.Id}/patients/emr_id:{Uri.EscapeDataString(patient.EmrId)}/documents/{stored.Id}",
+            $"/api/emrs/{scope.Emr}/care-units/{unit.Id}/patients/emr_id:{Uri.EscapeDataString(patient.EmrId)}/documents/{stored.Id}",
             DocumentResponse.From(stored, unit.TimeZone));
     }
 
-    public static async Task<Ok<DocumentResponse[]>> ListDocuments(
-        string emr, string care_unit_id, string patient_id, string? limit, string? cursor, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<Ok<DocumentResponse[]>> ListDocuments([AsParameters] CareUnitScope scope, string patient_id, string? limit, string? cursor)
     {
-        var (unit, _, page) = await ListAsync(emr, care_unit_id, patient_id, limit, cursor, http, connectors, time, cancellationToken);
-        Http.LinkNext(http, page.NextCursor);
+        var (unit, _, page) = await ListAsync(scope, patient_id, limit, cursor);
+        Http.LinkNext(scope.HttpContext, page.NextCursor);
         return TypedResults.Ok(page.Items.Select(d => DocumentResponse.From(d, unit.TimeZone)).ToArray());
     }
 
     /// <summary>A page of the patient's documents, with the patient in the audit scope (JSON and FHIR routes).</summary>
-    internal static async Task<(CareUnit Unit, Patient Patient, DocumentPage Page)> ListAsync(
-        string emr, string care_unit_id, string patient_id, string? limit, string? cursor, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    internal static async Task<(CareUnit Unit, Patient Patient, DocumentPage Page)> ListAsync(CareUnitScope scope, string patient_id, string? limit, string? cursor)
     {
-        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
+        var unit = scope.Unit;
         var pageSize = Http.Limit(limit);
-        var patient = await PatientsEndpoints.RequireAsync(connectors, emr, unit, patient_id, time, cancellationToken);
-        AuditScope.Of(http).AddPatient(Ids.VardbroPatientId(emr, patient.EmrId));
-        if (cursor is { Length: 0 or > 512 } || (cursor?.Any(char.IsControl) ?? false))
+        var patient = await PatientsEndpoints.RequireAsync(scope, patient_id);
+        scope.Audit.AddPatient(scope.VardbroPatientId(patient.EmrId));
+        if (cursor is not null && !Cursors.IsWellFormed(cursor))
         {
-            throw new VardbroException(ErrorCodes.InvalidField, "The cursor is not one this server issued; pass the one from the Link header unchanged.", "cursor");
+            throw Cursors.Invalid();
         }
 
-        var page = await connectors.Require<IDocuments>(emr).ListDocumentsAsync(unit.Id, patient.EmrId, pageSize, cursor, cancellationToken);
+        var page = await scope.Require<IDocuments>().ListDocumentsAsync(unit.Id, patient.EmrId, pageSize, cursor, scope.CancellationToken);
         return (unit, patient, page);
     }
 
-    public static async Task<Ok<DocumentResponse>> GetDocument(
-        string emr, string care_unit_id, string patient_id, string document_id, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<Ok<DocumentResponse>> GetDocument([AsParameters] CareUnitScope scope, string patient_id, string document_id)
     {
-        var (unit, _, document) = await RequireDocumentAsync(emr, care_unit_id, patient_id, document_id, http, connectors, time, cancellationToken);
+        var (unit, _, document) = await RequireDocumentAsync(scope, patient_id, document_id);
         return TypedResults.Ok(DocumentResponse.From(document, unit.TimeZone));
     }
 
-    public static async Task<IResult> GetDocumentContent(
-        string emr, string care_unit_id, string patient_id, string document_id, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<IResult> GetDocumentContent([AsParameters] CareUnitScope scope, string patient_id, string document_id)
     {
-        var (unit, patient, document) = await RequireDocumentAsync(emr, care_unit_id, patient_id, document_id, http, connectors, time, cancellationToken);
-        var stream = await connectors.Require<IDocuments>(emr).OpenContentAsync(unit.Id, patient.EmrId, document.Id, cancellationToken)
+        var (unit, patient, document) = await RequireDocumentAsync(scope, patient_id, document_id);
+        var stream = await scope.Require<IDocuments>().OpenContentAsync(unit.Id, patient.EmrId, document.Id, scope.CancellationToken)
             ?? throw new VardbroException(ErrorCodes.NotFound, "No document with that id for this patient at this care unit.", "document_id");
         return TypedResults.Stream(stream, document.Format, entityTag: new EntityTagHeaderValue($"\"{document.Sha256}\""));
     }
 
     /// <summary>One document's metadata, with the read in the audit scope (JSON and FHIR routes).</summary>
-    internal static async Task<(CareUnit Unit, Patient Patient, DocumentInfo Document)> RequireDocumentAsync(
-        string emr, string careUnitId, string patientId, string documentId, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    internal static async Task<(CareUnit Unit, Patient Patient, DocumentInfo Document)> RequireDocumentAsync(CareUnitScope scope, string patientId, string documentId)
     {
-        var unit = await CareUnits.RequireAsync(connectors, emr, careUnitId, cancellationToken);
-        var patient = await PatientsEndpoints.RequireAsync(connectors, emr, unit, patientId, time, cancellationToken);
-        var audit = AuditScope.Of(http);
-        audit.AddPatient(Ids.VardbroPatientId(emr, patient.EmrId));
-        var document = await connectors.Require<IDocuments>(emr).GetDocumentAsync(unit.Id, patient.EmrId, documentId, cancellationToken)
+        var unit = scope.Unit;
+        var patient = await PatientsEndpoints.RequireAsync(scope, patientId);
+        var audit = scope.Audit;
+        audit.AddPatient(scope.VardbroPatientId(patient.EmrId));
+        var document = await scope.Require<IDocuments>().GetDocumentAsync(unit.Id, patient.EmrId, documentId, scope.CancellationToken)
             ?? throw new VardbroException(ErrorCodes.NotFound, "No document with that id for this patient at this care unit.", "document_id");
         audit.ResourceId = document.Id;
         return (unit, patient, document);

@@ -2,7 +2,6 @@ using Vardbro.Connectors;
 using Vardbro.Connectors.Fhir;
 using Vardbro.Server.Api;
 using Vardbro.Server.Audit;
-using Vardbro.Server.Emrs;
 using Vardbro.Server.Features.Appointments;
 using Vardbro.Server.Features.Documents;
 using Vardbro.Server.Features.HealthcareServices;
@@ -74,99 +73,86 @@ public static class FhirEndpoints
             .Audited("document.read", "document");
     }
 
-    public static async Task<FhirResult> GetCareUnit(string emr, string care_unit_id, EmrConnectors connectors, CancellationToken cancellationToken)
+    public static FhirResult GetCareUnit([AsParameters] CareUnitScope scope) =>
+        new(FhirMapping.ToFhir(scope.Unit, IdMap(scope.Emr)));
+
+    public static async Task<FhirResult> SearchPatients([AsParameters] CareUnitScope scope, [AsParameters] PatientSearchQuery query)
     {
-        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
-        return new FhirResult(FhirMapping.ToFhir(unit, IdMap(emr)));
+        var (unit, page, _) = await PatientsEndpoints.SearchAsync(scope, query);
+        var ids = IdMap(scope.Emr);
+        return Searchset(scope, page.Items.Select(p => FhirMapping.ToFhir(Local(p, unit), ids)), page.NextCursor);
     }
 
-    public static async Task<FhirResult> SearchPatients(
-        string emr, string care_unit_id, [AsParameters] PatientSearchQuery query, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
+    public static async Task<FhirResult> GetPatient([AsParameters] CareUnitScope scope, string patient_id)
     {
-        var (unit, page, _) = await PatientsEndpoints.SearchAsync(emr, care_unit_id, query, http, connectors, cancellationToken);
-        var ids = IdMap(emr);
-        return Searchset(http, emr, unit, page.Items.Select(p => FhirMapping.ToFhir(Local(p, unit), ids)), page.NextCursor);
+        var (unit, patient, _) = await PatientsEndpoints.ReadAsync(scope, patient_id);
+        return new FhirResult(FhirMapping.ToFhir(Local(patient, unit), IdMap(scope.Emr)));
     }
 
-    public static async Task<FhirResult> GetPatient(
-        string emr, string care_unit_id, string patient_id, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<FhirResult> ListResources([AsParameters] CareUnitScope scope)
     {
-        var (unit, patient, _) = await PatientsEndpoints.ReadAsync(emr, care_unit_id, patient_id, http, connectors, time, cancellationToken);
-        return new FhirResult(FhirMapping.ToFhir(Local(patient, unit), IdMap(emr)));
+        var (_, resources) = await ResourcesEndpoints.ListAsync(scope);
+        var ids = IdMap(scope.Emr);
+        return Searchset(scope, resources.Select(r => FhirMapping.ToFhir(r, ids)), null);
     }
 
-    public static async Task<FhirResult> ListResources(string emr, string care_unit_id, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
+    public static async Task<FhirResult> GetResource([AsParameters] CareUnitScope scope, string resource_id)
     {
-        var (unit, resources) = await ResourcesEndpoints.ListAsync(emr, care_unit_id, connectors, cancellationToken);
-        var ids = IdMap(emr);
-        return Searchset(http, emr, unit, resources.Select(r => FhirMapping.ToFhir(r, ids)), null);
+        var resource = await ResourcesEndpoints.RequireAsync(scope, resource_id);
+        return new FhirResult(FhirMapping.ToFhir(resource, IdMap(scope.Emr)));
     }
 
-    public static async Task<FhirResult> GetResource(
-        string emr, string care_unit_id, string resource_id, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<FhirResult> ListHealthcareServices([AsParameters] CareUnitScope scope)
     {
-        var (_, resource) = await ResourcesEndpoints.ReadAsync(emr, care_unit_id, resource_id, connectors, time, cancellationToken);
-        return new FhirResult(FhirMapping.ToFhir(resource, IdMap(emr)));
+        var (_, services) = await HealthcareServicesEndpoints.ListAsync(scope);
+        var ids = IdMap(scope.Emr);
+        return Searchset(scope, services.Select(s => FhirMapping.ToFhir(s, ids)), null);
     }
 
-    public static async Task<FhirResult> ListHealthcareServices(string emr, string care_unit_id, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
+    public static async Task<FhirResult> ListTimeslots([AsParameters] CareUnitScope scope, [AsParameters] TimeslotListQuery query)
     {
-        var (unit, services) = await HealthcareServicesEndpoints.ListAsync(emr, care_unit_id, connectors, cancellationToken);
-        var ids = IdMap(emr);
-        return Searchset(http, emr, unit, services.Select(s => FhirMapping.ToFhir(s, ids)), null);
+        var (unit, slots) = await TimeslotsEndpoints.ListAsync(scope, query);
+        var ids = IdMap(scope.Emr);
+        return Searchset(scope, slots.Select(s => FhirMapping.ToFhir(s with { Start = Http.Local(s.Start, unit.TimeZone), End = Http.Local(s.End, unit.TimeZone) }, ids)), null);
     }
 
-    public static async Task<FhirResult> ListTimeslots(
-        string emr, string care_unit_id, [AsParameters] TimeslotListQuery query, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<FhirResult> ListAppointments([AsParameters] CareUnitScope scope, [AsParameters] AppointmentListQuery query)
     {
-        var (unit, slots) = await TimeslotsEndpoints.ListAsync(emr, care_unit_id, query, connectors, time, cancellationToken);
-        var ids = IdMap(emr);
-        return Searchset(http, emr, unit, slots.Select(s => FhirMapping.ToFhir(s with { Start = Http.Local(s.Start, unit.TimeZone), End = Http.Local(s.End, unit.TimeZone) }, ids)), null);
+        var (unit, page) = await AppointmentsEndpoints.ListAsync(scope, query);
+        var ids = IdMap(scope.Emr);
+        return Searchset(scope, page.Items.Select(a => FhirMapping.ToFhir(Local(a, unit), ids)), page.NextCursor);
     }
 
-    public static async Task<FhirResult> ListAppointments(
-        string emr, string care_unit_id, [AsParameters] AppointmentListQuery query, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<FhirResult> GetAppointment([AsParameters] CareUnitScope scope, string appointment_id)
     {
-        var (unit, page) = await AppointmentsEndpoints.ListAsync(emr, care_unit_id, query, http, connectors, time, cancellationToken);
-        var ids = IdMap(emr);
-        return Searchset(http, emr, unit, page.Items.Select(a => FhirMapping.ToFhir(Local(a, unit), ids)), page.NextCursor);
+        var (unit, appointment) = await AppointmentsEndpoints.ReadAsync(scope, appointment_id);
+        return new FhirResult(FhirMapping.ToFhir(Local(appointment, unit), IdMap(scope.Emr)));
     }
 
-    public static async Task<FhirResult> GetAppointment(
-        string emr, string care_unit_id, string appointment_id, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
+    public static async Task<FhirResult> ListMedicalNotes([AsParameters] CareUnitScope scope, string patient_id, string? limit, string? cursor)
     {
-        var (unit, appointment) = await AppointmentsEndpoints.ReadAsync(emr, care_unit_id, appointment_id, http, connectors, cancellationToken);
-        return new FhirResult(FhirMapping.ToFhir(Local(appointment, unit), IdMap(emr)));
+        var (unit, _, page) = await MedicalNotesEndpoints.ListAsync(scope, patient_id, limit, cursor);
+        var ids = IdMap(scope.Emr);
+        return Searchset(scope, page.Items.Select(n => FhirMapping.ToFhir(Local(n, unit), ids)), page.NextCursor);
     }
 
-    public static async Task<FhirResult> ListMedicalNotes(
-        string emr, string care_unit_id, string patient_id, string? limit, string? cursor, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<FhirResult> GetMedicalNote([AsParameters] CareUnitScope scope, string patient_id, string note_id)
     {
-        var (unit, _, page) = await MedicalNotesEndpoints.ListAsync(emr, care_unit_id, patient_id, limit, cursor, http, connectors, time, cancellationToken);
-        var ids = IdMap(emr);
-        return Searchset(http, emr, unit, page.Items.Select(n => FhirMapping.ToFhir(Local(n, unit), ids)), page.NextCursor);
+        var (unit, _, note) = await MedicalNotesEndpoints.ReadAsync(scope, patient_id, note_id);
+        return new FhirResult(FhirMapping.ToFhir(Local(note, unit), IdMap(scope.Emr)));
     }
 
-    public static async Task<FhirResult> GetMedicalNote(
-        string emr, string care_unit_id, string patient_id, string note_id, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<FhirResult> ListDocuments([AsParameters] CareUnitScope scope, string patient_id, string? limit, string? cursor)
     {
-        var (unit, _, note) = await MedicalNotesEndpoints.ReadAsync(emr, care_unit_id, patient_id, note_id, http, connectors, time, cancellationToken);
-        return new FhirResult(FhirMapping.ToFhir(Local(note, unit), IdMap(emr)));
+        var (_, patient, page) = await DocumentsEndpoints.ListAsync(scope, patient_id, limit, cursor);
+        var ids = IdMap(scope.Emr);
+        return Searchset(scope, page.Items.Select(d => Document(scope, patient, d, ids)), page.NextCursor);
     }
 
-    public static async Task<FhirResult> ListDocuments(
-        string emr, string care_unit_id, string patient_id, string? limit, string? cursor, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<FhirResult> GetDocument([AsParameters] CareUnitScope scope, string patient_id, string document_id)
     {
-        var (unit, patient, page) = await DocumentsEndpoints.ListAsync(emr, care_unit_id, patient_id, limit, cursor, http, connectors, time, cancellationToken);
-        var ids = IdMap(emr);
-        return Searchset(http, emr, unit, page.Items.Select(d => Document(http, emr, unit, patient, d, ids)), page.NextCursor);
-    }
-
-    public static async Task<FhirResult> GetDocument(
-        string emr, string care_unit_id, string patient_id, string document_id, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
-    {
-        var (unit, patient, document) = await DocumentsEndpoints.RequireDocumentAsync(emr, care_unit_id, patient_id, document_id, http, connectors, time, cancellationToken);
-        return new FhirResult(Document(http, emr, unit, patient, document, IdMap(emr)));
+        var (_, patient, document) = await DocumentsEndpoints.RequireDocumentAsync(scope, patient_id, document_id);
+        return new FhirResult(Document(scope, patient, document, IdMap(scope.Emr)));
     }
 
     // ---- rendering ----------------------------------------------------------------------------
@@ -178,21 +164,23 @@ public static class FhirEndpoints
     /// A searchset of one page. Its <c>next</c> link is the same request with the next cursor (absolute),
     /// also announced in the <c>Link</c> header exactly as the JSON routes do.
     /// </summary>
-    private static FhirResult Searchset(HttpContext http, string emr, CareUnit unit, IEnumerable<F.Resource> resources, string? nextCursor)
+    private static FhirResult Searchset(CareUnitScope scope, IEnumerable<F.Resource> resources, string? nextCursor)
     {
+        var http = scope.HttpContext;
         Http.LinkNext(http, nextCursor);
         var origin = Origin(http);
         var request = http.Request;
         var self = origin + request.PathBase + request.Path + request.QueryString;
         var next = Http.NextPageUrl(http, nextCursor) is { } url ? origin + url : null;
-        var fullUrlBase = $"{origin}{request.PathBase}/api/fhir/emrs/{Uri.EscapeDataString(emr)}/care-units/{Uri.EscapeDataString(unit.Id)}/";
+        var fullUrlBase = $"{origin}{request.PathBase}/api/fhir/emrs/{Uri.EscapeDataString(scope.Emr)}/care-units/{Uri.EscapeDataString(scope.Unit.Id)}/";
         return new FhirResult(FhirMapping.Searchset(resources, self, next, fullUrlBase));
     }
 
     /// <summary>A document's reference; its attachment points at the JSON API's content URL of the bytes.</summary>
-    private static F.DocumentReference Document(HttpContext http, string emr, CareUnit unit, Patient patient, DocumentInfo document, FhirIdMap ids)
+    private static F.DocumentReference Document(CareUnitScope scope, Patient patient, DocumentInfo document, FhirIdMap ids)
     {
-        var contentUrl = $"{Origin(http)}{http.Request.PathBase}/api/emrs/{Uri.EscapeDataString(emr)}/care-units/{Uri.EscapeDataString(unit.Id)}"
+        var (http, unit) = (scope.HttpContext, scope.Unit);
+        var contentUrl = $"{Origin(http)}{http.Request.PathBase}/api/emrs/{Uri.EscapeDataString(scope.Emr)}/care-units/{Uri.EscapeDataString(unit.Id)}"
             + $"/patients/emr_id:{Uri.EscapeDataString(patient.EmrId)}/documents/{Uri.EscapeDataString(document.Id)}/content";
         return FhirMapping.ToFhir(document with { CreatedAt = Http.Local(document.CreatedAt, unit.TimeZone) }, ids, contentUrl);
     }

@@ -1,6 +1,4 @@
 using Vardbro.Connectors;
-using Vardbro.Server.Api;
-using Vardbro.Server.Emrs;
 
 namespace Vardbro.Server.Features.HealthcareServices;
 
@@ -19,18 +17,26 @@ public static class HealthcareServicesEndpoints
             .WithSummary("The healthcare services (visit types) a care unit offers, with their length.");
     }
 
-    public static async Task<Ok<HealthcareServiceResponse[]>> ListHealthcareServices(string emr, string care_unit_id, EmrConnectors connectors, CancellationToken cancellationToken)
+    public static async Task<Ok<HealthcareServiceResponse[]>> ListHealthcareServices([AsParameters] CareUnitScope scope)
     {
-        var (_, services) = await ListAsync(emr, care_unit_id, connectors, cancellationToken);
+        var (_, services) = await ListAsync(scope);
         return TypedResults.Ok(services.Select(HealthcareServiceResponse.From).ToArray());
     }
 
     /// <summary>The care unit's healthcare services (JSON and FHIR routes).</summary>
-    internal static async Task<(CareUnit Unit, IReadOnlyList<HealthcareService> Services)> ListAsync(
-        string emr, string care_unit_id, EmrConnectors connectors, CancellationToken cancellationToken)
+    internal static async Task<(CareUnit Unit, IReadOnlyList<HealthcareService> Services)> ListAsync(CareUnitScope scope)
     {
-        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
-        var services = await connectors.Require<ICareUnitDirectory>(emr).ListHealthcareServicesAsync(care_unit_id, cancellationToken);
+        var unit = scope.Unit;
+        var services = await scope.Require<ICareUnitDirectory>().ListHealthcareServicesAsync(scope.CareUnitId, scope.CancellationToken);
         return (unit, services);
+    }
+
+    /// <summary>The care unit's healthcare service <c>healthcare_service_id</c> names; else <c>INVALID_HEALTHCARE_SERVICE_ID</c>.</summary>
+    public static async Task<HealthcareService> RequireAsync(CareUnitScope scope, string serviceId)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        var services = await scope.Require<ICareUnitDirectory>().ListHealthcareServicesAsync(scope.Unit.Id, scope.CancellationToken);
+        return services.FirstOrDefault(s => s.Id == serviceId)
+            ?? throw new VardbroException(ErrorCodes.InvalidHealthcareServiceId, "No healthcare service with that id at this care unit.", "healthcare_service_id");
     }
 }

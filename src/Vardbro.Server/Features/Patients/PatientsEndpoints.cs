@@ -1,7 +1,6 @@
 using Vardbro.Connectors;
 using Vardbro.Server.Api;
 using Vardbro.Server.Audit;
-using Vardbro.Server.Emrs;
 
 namespace Vardbro.Server.Features.Patients;
 
@@ -26,11 +25,10 @@ public static class PatientsEndpoints
             .Audited("patient.create", "patient");
     }
 
-    public static async Task<Ok<PatientResponse[]>> SearchPatients(
-        string emr, string care_unit_id, [AsParameters] PatientSearchQuery query, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
+    public static async Task<Ok<PatientResponse[]>> SearchPatients([AsParameters] CareUnitScope scope, [AsParameters] PatientSearchQuery query)
     {
-        var (unit, page, ids) = await SearchAsync(emr, care_unit_id, query, http, connectors, cancellationToken);
-        Http.LinkNext(http, page.NextCursor);
+        var (unit, page, ids) = await SearchAsync(scope, query);
+        Http.LinkNext(scope.HttpContext, page.NextCursor);
         return TypedResults.Ok(page.Items.Select((x, i) => PatientResponse.From(ids[i], x, unit.TimeZone)).ToArray());
     }
 
@@ -39,11 +37,10 @@ public static class PatientsEndpoints
     /// JSON route and its FHIR twin, which only render the result differently. The Vardbro ids of the
     /// patients found come with them, in the page's order.
     /// </summary>
-    internal static async Task<(CareUnit Unit, PatientPage Page, IReadOnlyList<string> Ids)> SearchAsync(
-        string emr, string care_unit_id, PatientSearchQuery query, HttpContext http, EmrConnectors connectors, CancellationToken cancellationToken)
+    internal static async Task<(CareUnit Unit, PatientPage Page, IReadOnlyList<string> Ids)> SearchAsync(CareUnitScope scope, PatientSearchQuery query)
     {
         var (first_name, last_name, birth_date, phone, email, limit, cursor) = query;
-        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
+        var unit = scope.Unit;
         var errors = new List<ApiError>();
         var first = Name(first_name, "first_name", errors);
         var last = Name(last_name, "last_name", errors);
@@ -56,9 +53,9 @@ public static class PatientsEndpoints
 
         var normalizedEmail = Http.Text(email, "email", 320, errors) is { } e ? PhoneNumbers.NormalizeEmail(e) : null;
         var pageSize = Http.Limit(limit);
-        if (cursor is not null && (cursor.Length is 0 or > 2048))
+        if (cursor is not null && !Cursors.IsWellFormed(cursor))
         {
-            errors.Add(new ApiError(ErrorCodes.InvalidField, "The cursor is not one this server issued; pass the one from the Link header unchanged.", "cursor"));
+            errors.AddRange(Cursors.Invalid().Errors);
         }
 
         Http.ThrowIfAny(errors);
@@ -67,46 +64,43 @@ public static class PatientsEndpoints
             throw new VardbroException(ErrorCodes.MissingRequiredField, "Give at least one of first_name, last_name, birth_date, phone or email.", "first_name");
         }
 
-        var page = await connectors.Require<IPatientDirectory>(emr).SearchPatientsAsync(
-            new PatientQuery(first, last, birthDate, normalizedPhone, normalizedEmail), pageSize, cursor, cancellationToken);
-        var audit = AuditScope.Of(http);
+        var page = await scope.Require<IPatientDirectory>().SearchPatientsAsync(
+            new PatientQuery(first, last, birthDate, normalizedPhone, normalizedEmail), pageSize, cursor, scope.CancellationToken);
+        var audit = scope.Audit;
         var ids = new string[page.Items.Count];
         for (var i = 0; i < ids.Length; i++)
         {
-            ids[i] = Ids.VardbroPatientId(emr, page.Items[i].EmrId);
+            ids[i] = scope.VardbroPatientId(page.Items[i].EmrId);
             audit.AddPatient(ids[i]);
         }
 
         return (unit, page, ids);
     }
 
-    public static async Task<Ok<PatientResponse>> GetPatient(
-        string emr, string care_unit_id, string patient_id, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<Ok<PatientResponse>> GetPatient([AsParameters] CareUnitScope scope, string patient_id)
     {
-        var (unit, patient, id) = await ReadAsync(emr, care_unit_id, patient_id, http, connectors, time, cancellationToken);
+        var (unit, patient, id) = await ReadAsync(scope, patient_id);
         return TypedResults.Ok(PatientResponse.From(id, patient, unit.TimeZone));
     }
 
     /// <summary>One patient by a path's typed id, with the read in the audit scope (JSON and FHIR routes).</summary>
-    internal static async Task<(CareUnit Unit, Patient Patient, string Id)> ReadAsync(
-        string emr, string care_unit_id, string patient_id, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    internal static async Task<(CareUnit Unit, Patient Patient, string Id)> ReadAsync(CareUnitScope scope, string patient_id)
     {
-        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
-        var patient = await RequireAsync(connectors, emr, unit, patient_id, time, cancellationToken);
-        var id = Ids.VardbroPatientId(emr, patient.EmrId);
-        var audit = AuditScope.Of(http);
+        var unit = scope.Unit;
+        var patient = await RequireAsync(scope, patient_id);
+        var id = scope.VardbroPatientId(patient.EmrId);
+        var audit = scope.Audit;
         audit.ResourceId = id;
         audit.AddPatient(id);
         return (unit, patient, id);
     }
 
-    public static async Task<Results<Created<PatientResponse>, Ok<PatientResponse>>> CreatePatient(
-        string emr, string care_unit_id, CreatePatientRequest body, HttpContext http, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<Results<Created<PatientResponse>, Ok<PatientResponse>>> CreatePatient([AsParameters] CareUnitScope scope, CreatePatientRequest body)
     {
         ArgumentNullException.ThrowIfNull(body);
-        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
-        var definition = connectors.Definition(emr);
-        var today = Http.Today(time, unit.TimeZone);
+        var unit = scope.Unit;
+        var definition = scope.Definition;
+        var today = scope.Today;
         var errors = new List<ApiError>();
         var first = Http.Text(body.FirstName, "first_name", 256, errors, required: true);
         var last = Http.Text(body.LastName, "last_name", 256, errors, required: true);
@@ -165,14 +159,14 @@ public static class PatientsEndpoints
         }
 
         Http.ThrowIfAny(errors);
-        var creation = await connectors.Require<IPatientDirectory>(emr).CreateOrReturnPatientAsync(
-            care_unit_id, new NewPatient(first!, last!, nationalId, birthDate, gender, phones, emails, address), cancellationToken);
-        var response = PatientResponse.From(Ids.VardbroPatientId(emr, creation.Patient.EmrId), creation.Patient, unit.TimeZone);
-        var audit = AuditScope.Of(http);
+        var creation = await scope.Require<IPatientDirectory>().CreateOrReturnPatientAsync(
+            scope.CareUnitId, new NewPatient(first!, last!, nationalId, birthDate, gender, phones, emails, address), scope.CancellationToken);
+        var response = PatientResponse.From(scope.VardbroPatientId(creation.Patient.EmrId), creation.Patient, unit.TimeZone);
+        var audit = scope.Audit;
         audit.ResourceId = response.Id;
         audit.AddPatient(response.Id);
         return creation.Created
-            ? TypedResults.Created($"/api/emrs/{emr}/care-units/{care_unit_id}/patients/emr_id:{Uri.EscapeDataString(response.EmrId)}", response)
+            ? TypedResults.Created($"/api/emrs/{scope.Emr}/care-units/{scope.CareUnitId}/patients/emr_id:{Uri.EscapeDataString(response.EmrId)}", response)
             : TypedResults.Ok(response);
     }
 
@@ -201,15 +195,29 @@ public static class PatientsEndpoints
         return result;
     }
 
-    /// <summary>The patient a path's <c>patient_id</c> names, by any typed id the EMR accepts; 404 when absent.</summary>
-    public static async Task<Patient> RequireAsync(EmrConnectors connectors, string emr, CareUnit unit, string patientId, TimeProvider time, CancellationToken cancellationToken)
+    /// <summary>The patient a typed id names; a malformed id is refused on <paramref name="path"/>, an unknown one is null.</summary>
+    public static Task<Patient?> FindAsync(CareUnitScope scope, string rawId, string path)
     {
-        ArgumentNullException.ThrowIfNull(connectors);
-        ArgumentNullException.ThrowIfNull(unit);
-        var id = Ids.Patient(connectors.Definition(emr), patientId, Http.Today(time, unit.TimeZone), "patient_id");
-        return await connectors.Require<IPatientDirectory>(emr).FindPatientAsync(id, cancellationToken)
-            ?? throw new VardbroException(ErrorCodes.NotFound, "No patient with that id in this EMR.", "patient_id");
+        ArgumentNullException.ThrowIfNull(scope);
+        return FindAsync(scope, Ids.Patient(scope.Definition, rawId, scope.Today, path));
     }
+
+    /// <summary>The patient a parsed typed id names; null when unknown.</summary>
+    public static Task<Patient?> FindAsync(CareUnitScope scope, TypedId id)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        return scope.Require<IPatientDirectory>().FindPatientAsync(id, scope.CancellationToken);
+    }
+
+    /// <summary>The patient a path's <c>patient_id</c> names, by any typed id the EMR accepts; 404 when absent.</summary>
+    public static async Task<Patient> RequireAsync(CareUnitScope scope, string patientId) =>
+        await FindAsync(scope, patientId, "patient_id") ?? throw NotFound();
+
+    /// <summary>The patient a parsed <c>patient_id</c> names; 404 when absent.</summary>
+    public static async Task<Patient> RequireAsync(CareUnitScope scope, TypedId id) =>
+        await FindAsync(scope, id) ?? throw NotFound();
+
+    private static VardbroException NotFound() => new(ErrorCodes.NotFound, "No patient with that id in this EMR.", "patient_id");
 
     /// <summary>A name criterion; one that folds to nothing (only accents or punctuation) would match everyone.</summary>
     private static string? Name(string? value, string path, List<ApiError> errors)

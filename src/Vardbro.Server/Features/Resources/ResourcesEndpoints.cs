@@ -1,6 +1,5 @@
 using Vardbro.Connectors;
 using Vardbro.Server.Api;
-using Vardbro.Server.Emrs;
 
 namespace Vardbro.Server.Features.Resources;
 
@@ -26,43 +25,72 @@ public static class ResourcesEndpoints
         group.MapGet("/{resource_id}", GetResource).WithName("GetResource").WithSummary("One resource, by any typed id the EMR accepts (emr_id, hsa_id, …).");
     }
 
-    public static async Task<Ok<ResourceResponse[]>> ListResources(string emr, string care_unit_id, EmrConnectors connectors, CancellationToken cancellationToken)
+    public static async Task<Ok<ResourceResponse[]>> ListResources([AsParameters] CareUnitScope scope)
     {
-        var (_, resources) = await ListAsync(emr, care_unit_id, connectors, cancellationToken);
+        var (_, resources) = await ListAsync(scope);
         return TypedResults.Ok(resources.Select(ResourceResponse.From).ToArray());
     }
 
     /// <summary>The care unit's resources (JSON and FHIR routes).</summary>
-    internal static async Task<(CareUnit Unit, IReadOnlyList<Resource> Resources)> ListAsync(string emr, string care_unit_id, EmrConnectors connectors, CancellationToken cancellationToken)
+    internal static async Task<(CareUnit Unit, IReadOnlyList<Resource> Resources)> ListAsync(CareUnitScope scope)
     {
-        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
-        var resources = await connectors.Require<ICareUnitDirectory>(emr).ListResourcesAsync(care_unit_id, cancellationToken);
+        var unit = scope.Unit;
+        var resources = await scope.Require<ICareUnitDirectory>().ListResourcesAsync(scope.CareUnitId, scope.CancellationToken);
         return (unit, resources);
     }
 
-    public static async Task<Ok<ResourceResponse>> GetResource(
-        string emr, string care_unit_id, string resource_id, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<Ok<ResourceResponse>> GetResource([AsParameters] CareUnitScope scope, string resource_id)
     {
-        var (_, resource) = await ReadAsync(emr, care_unit_id, resource_id, connectors, time, cancellationToken);
+        var resource = await RequireAsync(scope, resource_id);
         return TypedResults.Ok(ResourceResponse.From(resource));
     }
 
-    /// <summary>One resource by a path's typed id; 404 when absent (JSON and FHIR routes).</summary>
-    internal static async Task<(CareUnit Unit, Resource Resource)> ReadAsync(
-        string emr, string care_unit_id, string resource_id, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    /// <summary>A resource of the care unit by a typed id; a malformed id is refused on <paramref name="path"/>, an unknown one is null.</summary>
+    public static Task<Resource?> FindAsync(CareUnitScope scope, string rawId, string path)
     {
-        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
-        var resource = await FindAsync(connectors, emr, unit, resource_id, time, "resource_id", cancellationToken)
-            ?? throw new VardbroException(ErrorCodes.NotFound, "No resource with that id at this care unit.", "resource_id");
-        return (unit, resource);
+        ArgumentNullException.ThrowIfNull(scope);
+        return FindAsync(scope, Ids.Resource(scope.Definition, rawId, scope.Today, path));
     }
 
-    /// <summary>A resource of the care unit by a typed id; a malformed id is refused, an unknown one is null.</summary>
-    public static Task<Resource?> FindAsync(EmrConnectors connectors, string emr, CareUnit unit, string rawId, TimeProvider time, string path, CancellationToken cancellationToken)
+    /// <summary>A resource of the care unit by a parsed typed id; null when unknown.</summary>
+    public static Task<Resource?> FindAsync(CareUnitScope scope, TypedId id)
     {
-        ArgumentNullException.ThrowIfNull(connectors);
-        ArgumentNullException.ThrowIfNull(unit);
-        var id = Ids.Resource(connectors.Definition(emr), rawId, Http.Today(time, unit.TimeZone), path);
-        return connectors.Require<ICareUnitDirectory>(emr).FindResourceAsync(unit.Id, id, cancellationToken);
+        ArgumentNullException.ThrowIfNull(scope);
+        return scope.Require<ICareUnitDirectory>().FindResourceAsync(scope.Unit.Id, id, scope.CancellationToken);
     }
+
+    /// <summary>The resource a <c>resource_id</c> names, by any typed id the EMR accepts; 404 when absent.</summary>
+    public static async Task<Resource> RequireAsync(CareUnitScope scope, string rawId) =>
+        await FindAsync(scope, rawId, "resource_id") ?? throw NotFound();
+
+    /// <summary>The resource a parsed <c>resource_id</c> names; 404 when absent.</summary>
+    public static async Task<Resource> RequireAsync(CareUnitScope scope, TypedId id) =>
+        await FindAsync(scope, id) ?? throw NotFound();
+
+    /// <summary><c>created_by_id</c>: a resource of this care unit, by any typed id; else <c>INVALID_CREATED_BY_ID</c> in <paramref name="errors"/>.</summary>
+    public static async Task<string?> CreatedByAsync(CareUnitScope scope, string? raw, List<ApiError> errors)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        if (string.IsNullOrEmpty(raw))
+        {
+            errors.Add(new ApiError(ErrorCodes.MissingRequiredField, "created_by_id is required: a resource id of this care unit.", "created_by_id"));
+            return null;
+        }
+
+        try
+        {
+            if (await FindAsync(scope, raw, "created_by_id") is { } resource)
+            {
+                return resource.Id;
+            }
+        }
+        catch (VardbroException)
+        {
+        }
+
+        errors.Add(new ApiError(ErrorCodes.InvalidCreatedById, "created_by_id must name a resource of this care unit (GET …/resources).", "created_by_id"));
+        return null;
+    }
+
+    private static VardbroException NotFound() => new(ErrorCodes.NotFound, "No resource with that id at this care unit.", "resource_id");
 }

@@ -1,7 +1,6 @@
 using System.Globalization;
 using Vardbro.Connectors;
 using Vardbro.Server.Api;
-using Vardbro.Server.Emrs;
 using Vardbro.Server.Features.Resources;
 
 namespace Vardbro.Server.Features.Schedules;
@@ -50,22 +49,20 @@ public static class SchedulesEndpoints
 
     public static string DayName(DayOfWeek day) => Days[(int)day];
 
-    public static async Task<Ok<ScheduleWindowResponse[]>> ListSchedules(
-        string emr, string care_unit_id, string resource_id, string? start, string? end, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<Ok<ScheduleWindowResponse[]>> ListSchedules([AsParameters] CareUnitScope scope, string resource_id, string? start, string? end)
     {
-        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
-        var resource = await RequireResourceAsync(connectors, emr, unit, resource_id, time, cancellationToken);
-        var (from, to) = QueryRange.Read(start, end, time, maxDays: 366);
-        var windows = await connectors.Require<IScheduling>(emr).ListScheduleWindowsAsync(unit.Id, resource.Id, from, to, cancellationToken);
+        var unit = scope.Unit;
+        var resource = await ResourcesEndpoints.RequireAsync(scope, resource_id);
+        var (from, to) = QueryRange.Read(start, end, scope.Time, maxDays: 366);
+        var windows = await scope.Require<IScheduling>().ListScheduleWindowsAsync(unit.Id, resource.Id, from, to, scope.CancellationToken);
         return TypedResults.Ok(windows.Select(w => ScheduleWindowResponse.From(w, unit.TimeZone)).ToArray());
     }
 
-    public static async Task<Created<ScheduleResponse>> CreateSchedule(
-        string emr, string care_unit_id, string resource_id, CreateScheduleRequest body, EmrConnectors connectors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<Created<ScheduleResponse>> CreateSchedule([AsParameters] CareUnitScope scope, string resource_id, CreateScheduleRequest body)
     {
         ArgumentNullException.ThrowIfNull(body);
-        var unit = await CareUnits.RequireAsync(connectors, emr, care_unit_id, cancellationToken);
-        var resource = await RequireResourceAsync(connectors, emr, unit, resource_id, time, cancellationToken);
+        var unit = scope.Unit;
+        var resource = await ResourcesEndpoints.RequireAsync(scope, resource_id);
         var errors = new List<ApiError>();
         var services = new List<string>();
         for (var i = 0; i < (body.HealthcareServiceIds?.Count ?? 0); i++)
@@ -99,8 +96,8 @@ public static class SchedulesEndpoints
         }
 
         Http.ThrowIfAny(errors);
-        var created = await connectors.Require<IScheduling>(emr).CreateScheduleAsync(unit.Id, resource.Id, schedule, cancellationToken);
-        return TypedResults.Created($"/api/emrs/{emr}/care-units/{unit.Id}/resources/{resource.Id}/schedules", ScheduleResponse.From(created, unit.TimeZone));
+        var created = await scope.Require<IScheduling>().CreateScheduleAsync(unit.Id, resource.Id, schedule, scope.CancellationToken);
+        return TypedResults.Created($"/api/emrs/{scope.Emr}/care-units/{unit.Id}/resources/{resource.Id}/schedules", ScheduleResponse.From(created, unit.TimeZone));
     }
 
     private static WeeklyRecurrence? ReadRule(RecurrenceBody rule, List<ApiError> errors)
@@ -164,10 +161,6 @@ public static class SchedulesEndpoints
         errors.Add(new ApiError(ErrorCodes.InvalidField, $"{path} must be a local time as HH:mm.", path));
         return null;
     }
-
-    public static async Task<Resource> RequireResourceAsync(EmrConnectors connectors, string emr, CareUnit unit, string rawId, TimeProvider time, CancellationToken cancellationToken) =>
-        await ResourcesEndpoints.FindAsync(connectors, emr, unit, rawId, time, "resource_id", cancellationToken)
-        ?? throw new VardbroException(ErrorCodes.NotFound, "No resource with that id at this care unit.", "resource_id");
 }
 
 /// <summary>A <c>start</c>/<c>end</c> query range: default now to now + 14 days, at most <c>maxDays</c> long.</summary>
