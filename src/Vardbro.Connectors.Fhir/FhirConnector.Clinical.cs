@@ -94,14 +94,22 @@ public sealed partial class FhirConnector
     private async Task<(List<F.DocumentReference> Items, string? Next)> ReferencesAsync(
         string careUnitId, string patientEmrId, string kind, int limit, string? cursor, CancellationToken cancellationToken)
     {
-        var offset = Offset(cursor);
         if (!FhirIds.IsValid(patientEmrId) || !FhirIds.IsValid(careUnitId))
         {
             return ([], null);
         }
 
-        var query = new StringBuilder($"DocumentReference?subject=Patient/{patientEmrId}&related=Location/{careUnitId}&_sort=-date,_id");
+        var sorted = settings.SortAlways || (await CapabilitiesAsync(cancellationToken)).Sorts("DocumentReference");
+        var query = new StringBuilder($"DocumentReference?subject=Patient/{patientEmrId}&related=Location/{careUnitId}");
+        Add(query, "_sort", sorted ? "-date,_id" : null);
         Add(query, "category", FhirSystems.DocumentKind + "|" + kind);
-        return await PageAsync<F.DocumentReference>(query, limit, offset, cancellationToken);
+        var (items, next) = await PageAsync<F.DocumentReference>(query, limit, cursor, cancellationToken);
+        if (!sorted && cursor is null && next is null)
+        {
+            // Every match is on this page: newest first, as the server does not sort.
+            items = [.. items.OrderByDescending(d => d.Date ?? d.Meta?.LastUpdated).ThenBy(d => d.Id, StringComparer.Ordinal)];
+        }
+
+        return (items, next);
     }
 }

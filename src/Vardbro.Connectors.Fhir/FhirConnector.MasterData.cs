@@ -168,7 +168,7 @@ public sealed partial class FhirConnector
     private async Task RequireUniqueHsaIdAsync(NewResource resource, CancellationToken cancellationToken)
     {
         if (resource.HsaId is { } hsa
-            && (await http.SearchAllAsync<F.Practitioner>($"Practitioner?identifier={Q(FhirSystems.HsaId + "|" + hsa)}", cancellationToken, maxPages: 1)).Exists(p => p.Id != resource.Id))
+            && (await http.SearchFirstPageAsync<F.Practitioner>($"Practitioner?identifier={Q(FhirSystems.HsaId + "|" + hsa)}", cancellationToken)).Exists(p => p.Id != resource.Id))
         {
             throw new ConflictException(ErrorCodes.BadInput, "Another resource of this EMR has that HSA id.", "hsa_id");
         }

@@ -67,13 +67,13 @@ public sealed partial class FhirConnector
             .Append(Q(string.Join(',', schedules.Select(s => "Schedule/" + s.Id))))
             .Append("&start=").Append(Q("ge" + Instant(from)))
             .Append("&start=").Append(Q("lt" + Instant(to)))
-            .Append("&_sort=start&_count=500");
+            .Append("&_count=500");
         if (freeOnly)
         {
             query.Append("&status=free");
         }
 
-        var slots = await http.SearchAllAsync<F.Slot>(query.ToString(), cancellationToken, maxPages: 100);
+        var slots = await http.SearchAllAsync<F.Slot>(query.ToString(), cancellationToken);
 
         // The server's search is the first filter, not the last word: check what it returned.
         return slots.Where(s => s.Id is not null && s.Start is { } start && s.End is not null && start >= from && start < to && (!freeOnly || s.Status == F.Slot.SlotStatus.Free)).ToList();
@@ -231,7 +231,6 @@ public sealed partial class FhirConnector
     public async Task<AppointmentPage> ListAppointmentsAsync(string careUnitId, AppointmentQuery query, int limit, string? cursor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var offset = Offset(cursor);
         if (!FhirIds.IsValid(careUnitId)
             || (query.PatientEmrId is { } p && !FhirIds.IsValid(p))
             || (query.ResourceId is { } r && !FhirIds.IsValid(r)))
@@ -239,7 +238,9 @@ public sealed partial class FhirConnector
             return new AppointmentPage([], null);
         }
 
-        var parameters = new StringBuilder($"Appointment?actor=Location/{careUnitId}&_sort=date,_id");
+        var sorted = settings.SortAlways || (await CapabilitiesAsync(cancellationToken)).Sorts("Appointment");
+        var parameters = new StringBuilder($"Appointment?actor=Location/{careUnitId}");
+        Add(parameters, "_sort", sorted ? "date,_id" : null);
         Add(parameters, "patient", query.PatientEmrId is null ? null : "Patient/" + query.PatientEmrId);
         Add(parameters, "practitioner", query.ResourceId is null ? null : "Practitioner/" + query.ResourceId);
         Add(parameters, "date", query.Start is { } from ? "ge" + Instant(from) : null);
@@ -252,11 +253,17 @@ public sealed partial class FhirConnector
             AppointmentStatuses.AwaitingConfirmation => "proposed,pending,waitlist",
             _ => null,
         });
-        var (items, next) = await PageAsync<F.Appointment>(parameters, limit, offset, cancellationToken);
+        var (items, next) = await PageAsync<F.Appointment>(parameters, limit, cursor, cancellationToken);
         var now = Now();
 
         // "booked" and "completed" differ by the clock, which the server's search cannot see.
         var records = items.ConvertAll(a => FhirMapping.ToAppointment(a, now)).Where(a => query.Status is null || a.Status == query.Status).ToList();
+        if (!sorted && cursor is null && next is null)
+        {
+            // Every match is on this page: ordered by Vardbro, as the server does not sort.
+            records = [.. records.OrderBy(a => a.Start).ThenBy(a => a.Id, StringComparer.Ordinal)];
+        }
+
         return new AppointmentPage(records, next);
     }
 
@@ -381,7 +388,7 @@ public sealed partial class FhirConnector
         try
         {
             using var timeout = new CancellationTokenSource(settings.Timeout);
-            var matches = await http.SearchAllAsync<F.Appointment>($"Appointment?identifier={Q(FhirSystems.Booking + "|" + bookingKey)}", timeout.Token, maxPages: 1);
+            var matches = await http.SearchFirstPageAsync<F.Appointment>($"Appointment?identifier={Q(FhirSystems.Booking + "|" + bookingKey)}", timeout.Token);
             return matches.FirstOrDefault();
         }
         catch (Exception ex) when (ex is EmrUnavailableException or EmrBadAnswerException or VardbroException or OperationCanceledException)

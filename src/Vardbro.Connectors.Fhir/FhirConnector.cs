@@ -14,18 +14,24 @@ public sealed partial class FhirConnector :
     private readonly FhirHttp http;
     private readonly FhirSettings settings;
     private readonly TimeProvider time;
+    private readonly CursorSigner cursors;
 
-    public FhirConnector(HttpClient client, FhirSettings settings, TimeProvider time)
+    public FhirConnector(HttpClient client, FhirSettings settings, TimeProvider time, CursorSigner? cursors = null)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(time);
-        http = new FhirHttp(client);
+        http = new FhirHttp(client, settings);
+        this.cursors = cursors ?? CursorSigner.ProcessDefault;
         this.settings = settings;
         this.time = time;
     }
 
     private DateTimeOffset Now() => time.GetUtcNow();
+
+    /// <summary>What the server declares it can do (its CapabilityStatement, cached per server).</summary>
+    private Task<FhirCapabilities> CapabilitiesAsync(CancellationToken cancellationToken) =>
+        FhirCapabilities.GetAsync(http, settings.BaseUrl, time, cancellationToken);
 
     // ---- care units, resources, services -------------------------------------------------------
 
@@ -79,7 +85,7 @@ public sealed partial class FhirConnector :
         else
         {
             var identifier = FhirMapping.NationalIdentifier(resourceId);
-            practitioner = (await http.SearchAllAsync<F.Practitioner>($"Practitioner?identifier={Q(identifier.System + "|" + identifier.Value)}", cancellationToken, maxPages: 1)).FirstOrDefault();
+            practitioner = (await http.SearchFirstPageAsync<F.Practitioner>($"Practitioner?identifier={Q(identifier.System + "|" + identifier.Value)}", cancellationToken)).FirstOrDefault();
         }
 
         if (practitioner?.Id is null)
@@ -144,15 +150,22 @@ public sealed partial class FhirConnector :
     public async Task<PatientPage> SearchPatientsAsync(PatientQuery query, int limit, string? cursor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var offset = Offset(cursor);
-        var parameters = new StringBuilder("Patient?_sort=family,given,_id");
+        var sorted = settings.SortAlways || (await CapabilitiesAsync(cancellationToken)).Sorts("Patient");
+        var parameters = new StringBuilder(sorted ? "Patient?_sort=family,given,_id" : "Patient?");
         Add(parameters, "family", query.LastName);
         Add(parameters, "given", query.FirstName);
         Add(parameters, "birthdate", query.BirthDate?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
         Add(parameters, "phone", query.Phone);
         Add(parameters, "email", query.Email);
-        var (items, next) = await PageAsync<F.Patient>(parameters, limit, offset, cancellationToken);
-        return new PatientPage(items.ConvertAll(FhirMapping.ToPatient), next);
+        var (items, next) = await PageAsync<F.Patient>(parameters, limit, cursor, cancellationToken);
+        var patients = items.ConvertAll(FhirMapping.ToPatient);
+        if (!sorted && cursor is null && next is null)
+        {
+            // The server does not sort, but this page holds every match: Vardbro orders it as promised.
+            patients = [.. patients.OrderBy(p => TextFolding.Fold(p.LastName), StringComparer.Ordinal).ThenBy(p => TextFolding.Fold(p.FirstName), StringComparer.Ordinal).ThenBy(p => p.EmrId, StringComparer.Ordinal)];
+        }
+
+        return new PatientPage(patients, next);
     }
 
     public async Task<PatientCreation> CreateOrReturnPatientAsync(string careUnitId, NewPatient patient, CancellationToken cancellationToken)
@@ -161,7 +174,7 @@ public sealed partial class FhirConnector :
         var fhir = FhirMapping.ToFhir(patient, careUnitId);
         if (patient.NationalId is { } nid)
         {
-            if (settings.ConditionalCreate)
+            if (settings.ConditionalCreate && (await CapabilitiesAsync(cancellationToken)).ConditionalCreate("Patient"))
             {
                 var identifier = FhirMapping.NationalIdentifier(nid);
                 var (resource, created) = await http.CreateAsync(fhir, "identifier=" + Q(identifier.System + "|" + identifier.Value), cancellationToken);
@@ -181,7 +194,7 @@ public sealed partial class FhirConnector :
             var parameters = new StringBuilder("Patient?_count=50");
             Add(parameters, "family:exact", patient.LastName);
             Add(parameters, "birthdate", birthDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
-            var candidates = (await http.SearchAllAsync<F.Patient>(parameters.ToString(), cancellationToken, maxPages: 2)).ConvertAll(FhirMapping.ToPatient);
+            var candidates = (await http.SearchAllAsync<F.Patient>(parameters.ToString(), cancellationToken)).ConvertAll(FhirMapping.ToPatient);
             var same = candidates.Find(c => SamePerson(c, patient));
             if (same is not null)
             {
@@ -209,7 +222,7 @@ public sealed partial class FhirConnector :
     private async Task<F.Patient?> FindByNationalIdAsync(TypedId id, CancellationToken cancellationToken)
     {
         var identifier = FhirMapping.NationalIdentifier(id);
-        var matches = await http.SearchAllAsync<F.Patient>($"Patient?identifier={Q(identifier.System + "|" + identifier.Value)}", cancellationToken, maxPages: 1);
+        var matches = await http.SearchFirstPageAsync<F.Patient>($"Patient?identifier={Q(identifier.System + "|" + identifier.Value)}", cancellationToken);
         return matches.FirstOrDefault();
     }
 
@@ -217,55 +230,77 @@ public sealed partial class FhirConnector :
 
     // ---- paging --------------------------------------------------------------------------------
 
-    private const string CursorPrefix = "fhir-offset:";
-
-    /// <summary>One page by offset: asks for one more than <paramref name="limit"/> to know whether another page exists.</summary>
-    private async Task<(List<T> Items, string? Next)> PageAsync<T>(StringBuilder query, int limit, int offset, CancellationToken cancellationToken)
+    /// <summary>
+    /// One page of <paramref name="limit"/> matches of <paramref name="query"/> (fewer only on the last),
+    /// by the server's own paging: the first request asks for <c>_count</c> = limit, and every further
+    /// one is a <c>next</c> link the server gave. A server that caps its pages below the limit is read
+    /// on until the page is full; one that returns more than asked keeps the rest for the next page.
+    /// The cursor is the server page to read next and how many of its matches were already given,
+    /// signed, so that a client can neither point Vardbro at another host or path nor widen the search.
+    /// </summary>
+    private async Task<(List<T> Items, string? Next)> PageAsync<T>(StringBuilder query, int limit, string? cursor, CancellationToken cancellationToken)
         where T : F.Resource
     {
-        query.Append(CultureInfo.InvariantCulture, $"&_count={limit + 1}&_offset={offset}");
-        var bundle = await http.SearchAsync(query.ToString(), cancellationToken);
-        var items = bundle.Entry.Where(e => e.Search?.Mode is null or F.Bundle.SearchEntryMode.Match).Select(e => e.Resource).OfType<T>().ToList();
-        string? next = null;
-        if (items.Count > limit)
-        {
-            items.RemoveRange(limit, items.Count - limit);
-            next = Convert.ToBase64String(Encoding.UTF8.GetBytes(CursorPrefix + (offset + limit).ToString(CultureInfo.InvariantCulture))).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        }
-
-        return (items, next);
-    }
-
-    private static int Offset(string? cursor)
-    {
+        string url;
+        var skip = 0;
         if (cursor is null)
         {
-            return 0;
+            Add(query, "_count", limit.ToString(CultureInfo.InvariantCulture));
+            url = query.ToString();
         }
-
-        try
+        else
         {
-            var padded = cursor.Replace('-', '+').Replace('_', '/');
-            padded += new string('=', (4 - (padded.Length % 4)) % 4);
-            var text = Encoding.UTF8.GetString(Convert.FromBase64String(padded));
-            if (text.StartsWith(CursorPrefix, StringComparison.Ordinal)
-                && int.TryParse(text.AsSpan(CursorPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
+            var parts = cursors.Verify(cursor, 3);
+            if (parts[0] != typeof(T).Name || !int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out skip))
             {
-                return offset;
+                throw Cursors.Invalid();
             }
-        }
-        catch (FormatException)
-        {
+
+            url = parts[1];
         }
 
-        throw new VardbroException(ErrorCodes.InvalidField, "The cursor is not one this server issued; pass the one from the Link header unchanged.", "cursor");
+        var items = new List<T>();
+        for (var page = 0; ; page++)
+        {
+            if (page == settings.MaxPages)
+            {
+                throw new EmrBadAnswerException($"The EMR needed more than {settings.MaxPages} pages for one page of {typeof(T).Name}s; raise Emrs:{settings.Code}:MaxPages if that is expected.");
+            }
+
+            var bundle = await http.SearchAsync(url, cancellationToken);
+            var matches = FhirHttp.Matches<T>(bundle);
+            var next = http.NextLink(bundle);
+            var taken = Math.Clamp(Math.Min(limit - items.Count, matches.Count - skip), 0, limit);
+            items.AddRange(matches.Skip(skip).Take(taken));
+            if (skip + taken < matches.Count)
+            {
+                return (items, cursors.Sign(typeof(T).Name, url, (skip + taken).ToString(CultureInfo.InvariantCulture)));
+            }
+
+            if (next is null)
+            {
+                return (items, null);
+            }
+
+            if (items.Count == limit)
+            {
+                return (items, cursors.Sign(typeof(T).Name, next, "0"));
+            }
+
+            (url, skip) = (next, 0);
+        }
     }
 
     private static void Add(StringBuilder query, string name, string? value)
     {
         if (!string.IsNullOrEmpty(value))
         {
-            query.Append('&').Append(name).Append('=').Append(Q(value));
+            if (query[^1] != '?')
+            {
+                query.Append('&');
+            }
+
+            query.Append(name).Append('=').Append(Q(value));
         }
     }
 

@@ -15,7 +15,7 @@ namespace Vardbro.Connectors.Fhir;
 /// makes no sense → bad answer (502), a refusal → BAD_INPUT with the server's message in emr_error.
 /// Retries of reads live in the HttpClient's pipeline; writes are sent once.
 /// </summary>
-internal sealed partial class FhirHttp(HttpClient client)
+internal sealed partial class FhirHttp(HttpClient client, FhirSettings settings)
 {
     public const string FhirJson = "application/fhir+json";
 
@@ -37,20 +37,68 @@ internal sealed partial class FhirHttp(HttpClient client)
         return await ParseAsync<T>(response, cancellationToken);
     }
 
-    /// <summary>Every match of <paramref name="query"/> (<c>Type?param=…</c>), following <c>next</c> links up to <paramref name="maxPages"/> pages.</summary>
-    public async Task<List<T>> SearchAllAsync<T>(string query, CancellationToken cancellationToken, int maxPages = 20)
+    /// <summary>
+    /// Every match of <paramref name="query"/> (<c>Type?param=…</c>), following the server's <c>next</c>
+    /// links to the end. A search that runs past <see cref="FhirSettings.MaxPages"/> pages is a bad
+    /// answer naming that setting: never a silent cut.
+    /// </summary>
+    public async Task<List<T>> SearchAllAsync<T>(string query, CancellationToken cancellationToken)
         where T : F.Resource
     {
         var results = new List<T>();
         string? next = query;
-        for (var page = 0; next is not null && page < maxPages; page++)
+        for (var page = 0; next is not null; page++)
         {
+            if (page == settings.MaxPages)
+            {
+                throw new EmrBadAnswerException($"The EMR's answer to a {typeof(T).Name} search runs past {settings.MaxPages} pages; raise Emrs:{settings.Code}:MaxPages if that is expected.");
+            }
+
             var bundle = await SearchAsync(next, cancellationToken);
-            results.AddRange(bundle.Entry.Select(e => e.Resource).OfType<T>());
-            next = bundle.Link.FirstOrDefault(l => l.Relation == "next")?.Url;
+            results.AddRange(Matches<T>(bundle));
+            next = NextLink(bundle);
         }
 
         return results;
+    }
+
+    /// <summary>The first page's matches only: for lookups that want one match (a national id).</summary>
+    public async Task<List<T>> SearchFirstPageAsync<T>(string query, CancellationToken cancellationToken)
+        where T : F.Resource => Matches<T>(await SearchAsync(query, cancellationToken));
+
+    /// <summary>The resources a search page matched (not those it included).</summary>
+    public static List<T> Matches<T>(F.Bundle bundle)
+        where T : F.Resource
+    {
+        ArgumentNullException.ThrowIfNull(bundle);
+        return bundle.Entry.Where(e => e.Search?.Mode is null or F.Bundle.SearchEntryMode.Match).Select(e => e.Resource).OfType<T>().ToList();
+    }
+
+    /// <summary>
+    /// The page's <c>next</c> link, relative to the server's base; null on the last page. A link to
+    /// anywhere but this server's base is a bad answer: Vardbro never follows a server elsewhere.
+    /// </summary>
+    public string? NextLink(F.Bundle bundle)
+    {
+        ArgumentNullException.ThrowIfNull(bundle);
+        var url = bundle.Link.FirstOrDefault(l => l.Relation == "next")?.Url;
+        return string.IsNullOrEmpty(url) ? null : Relative(url) ?? throw new EmrBadAnswerException("The EMR's next-page link points away from its base URL.");
+    }
+
+    /// <summary><paramref name="url"/> relative to the server's base; null when it is not below it.</summary>
+    public string? Relative(string url)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        if (!Uri.TryCreate(settings.BaseUrl, url, out var absolute) || absolute.UserInfo.Length > 0)
+        {
+            return null;
+        }
+
+        var bases = settings.BaseUrl.AbsoluteUri;
+        var text = absolute.AbsoluteUri;
+        return text.StartsWith(bases, StringComparison.Ordinal) && text.Length > bases.Length && absolute.Fragment.Length == 0
+            ? text[bases.Length..]
+            : null;
     }
 
     /// <summary>One page of a search.</summary>
@@ -154,6 +202,19 @@ internal sealed partial class FhirHttp(HttpClient client)
         }
     }
 
+    /// <summary>The server's CapabilityStatement; null when it serves none (any refusal of <c>metadata</c>).</summary>
+    public async Task<F.CapabilityStatement?> CapabilityStatementAsync(CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "metadata");
+        using var response = await SendAsync(request, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            return (int)response.StatusCode >= 500 ? throw new EmrBadAnswerException($"The EMR answered HTTP {(int)response.StatusCode} to metadata.") : null;
+        }
+
+        return await ParseOrNullAsync<F.CapabilityStatement>(response, cancellationToken);
+    }
+
     /// <summary>The server's capability statement, as a readiness probe.</summary>
     public async Task<bool> PingAsync(CancellationToken cancellationToken)
     {
@@ -205,7 +266,7 @@ internal sealed partial class FhirHttp(HttpClient client)
         return content;
     }
 
-    private static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    private async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         if (response.IsSuccessStatusCode)
         {
@@ -213,18 +274,32 @@ internal sealed partial class FhirHttp(HttpClient client)
         }
 
         var status = (int)response.StatusCode;
-        if (status >= 500 || status is 401 or 403 or 407 or 408 or 429)
+        if (status is 401 or 403 or 407)
+        {
+            // Vardbro's own credentials or grants at the EHR: the operator's to fix, not the client's.
+            throw new EmrBadAnswerException($"The EMR refused Vardbro's credentials (HTTP {status}); check Emrs:{settings.Code}:Auth and what the EMR grants Vardbro.");
+        }
+
+        if (status >= 500 && status != 501 || status is 408 or 429)
         {
             throw new EmrBadAnswerException($"The EMR answered HTTP {status}.");
         }
 
-        var message = await OutcomeTextAsync(response, cancellationToken);
+        var (text, codes) = await OutcomeAsync(response, cancellationToken);
+
+        // A capability the server lacks is nothing the client can fix by changing its request.
+        if (status is 405 or 501 || codes.Contains("not-supported"))
+        {
+            throw new VardbroException(
+                [new ApiError(ErrorCodes.NotSupported, $"The EMR does not offer this operation (HTTP {status}); emr_error has its reason.", "emr", text)]);
+        }
+
         throw new VardbroException(
-            [new ApiError(ErrorCodes.BadInput, $"The EMR refused the request (HTTP {status}); emr_error has its reason.", null, message)]);
+            [new ApiError(ErrorCodes.BadInput, $"The EMR refused the request (HTTP {status}); emr_error has its reason.", null, text)]);
     }
 
     /// <summary>The OperationOutcome's issue texts, with anything that looks like a personal number removed.</summary>
-    private static async Task<string> OutcomeTextAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    private static async Task<(string Text, HashSet<string> Codes)> OutcomeAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         var fallback = $"HTTP {(int)response.StatusCode}";
         try
@@ -233,11 +308,12 @@ internal sealed partial class FhirHttp(HttpClient client)
             var text = outcome is null
                 ? null
                 : string.Join("; ", outcome.Issue.Select(i => i.Details?.Text ?? i.Diagnostics ?? i.Code?.ToString()).Where(t => !string.IsNullOrWhiteSpace(t)));
-            return Redact(string.IsNullOrWhiteSpace(text) ? fallback : text);
+            var codes = outcome?.Issue.Select(i => i.CodeElement?.JsonValue as string).OfType<string>().ToHashSet(StringComparer.Ordinal) ?? [];
+            return (Redact(string.IsNullOrWhiteSpace(text) ? fallback : text), codes);
         }
         catch (EmrBadAnswerException)
         {
-            return fallback;
+            return (fallback, []);
         }
     }
 

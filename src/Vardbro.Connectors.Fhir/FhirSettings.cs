@@ -10,6 +10,12 @@ namespace Vardbro.Connectors.Fhir;
 /// <param name="TimeZone">The care units' time zone where a Location does not say.</param>
 /// <param name="DefaultServiceMinutes">The length of a HealthcareService that does not say.</param>
 /// <param name="ScheduleHorizonDays">How far ahead a weekly schedule is turned into Slots.</param>
+/// <param name="Code">The EMR's code, for messages that name its settings.</param>
+/// <param name="MaxPages">The most pages one read follows before it is refused as too large (502, naming this setting).</param>
+/// <param name="SortAlways">
+/// Send <c>_sort</c> even where the CapabilityStatement does not declare it (<c>Emrs:&lt;code&gt;:Sort = always</c>),
+/// for servers known to honour it undeclared; by default (<c>declared</c>) only where declared.
+/// </param>
 public sealed record FhirSettings(
     Uri BaseUrl,
     TimeSpan Timeout,
@@ -17,7 +23,10 @@ public sealed record FhirSettings(
     bool ConditionalCreate,
     string TimeZone,
     int DefaultServiceMinutes,
-    int ScheduleHorizonDays)
+    int ScheduleHorizonDays,
+    string Code = "fhir",
+    int MaxPages = 100,
+    bool SortAlways = false)
 {
     /// <summary>Reads the settings through <paramref name="get"/> (a key below <c>Emrs:&lt;code&gt;</c>); problems are listed, not thrown.</summary>
     public static (FhirSettings? Settings, IReadOnlyList<string> Problems) Read(string code, Func<string, string?> get)
@@ -39,10 +48,17 @@ public sealed record FhirSettings(
         var retries = Number(code, get, "ReadRetries", 2, 0, 10, problems);
         var minutes = Number(code, get, "DefaultServiceMinutes", 30, 5, 480, problems);
         var horizon = Number(code, get, "ScheduleHorizonDays", 90, 1, 366, problems);
+        var maxPages = Number(code, get, "MaxPages", 100, 1, 10_000, problems);
         var conditional = true;
         if (get("ConditionalCreate") is { } flag && !bool.TryParse(flag, out conditional))
         {
             problems.Add($"Emrs:{code}:ConditionalCreate must be true or false.");
+        }
+
+        var sort = get("Sort") ?? "declared";
+        if (sort is not ("declared" or "always"))
+        {
+            problems.Add($"Emrs:{code}:Sort must be 'declared' or 'always', not '{sort}'.");
         }
 
         var zone = get("TimeZone") ?? TimeZones.Default;
@@ -53,7 +69,7 @@ public sealed record FhirSettings(
 
         return problems.Count > 0 || baseUrl is null
             ? (null, problems)
-            : (new FhirSettings(baseUrl, TimeSpan.FromSeconds(timeout), retries, conditional, zone, minutes, horizon), problems);
+            : (new FhirSettings(baseUrl, TimeSpan.FromSeconds(timeout), retries, conditional, zone, minutes, horizon, code, maxPages, sort == "always"), problems);
     }
 
     private static int Number(string code, Func<string, string?> get, string key, int fallback, int min, int max, List<string> problems)

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 
 namespace Vardbro.Connectors;
@@ -10,7 +11,7 @@ namespace Vardbro.Connectors;
 public static class Cursors
 {
     /// <summary>The longest cursor any list accepts (and the longest one it issues).</summary>
-    public const int MaxLength = 512;
+    public const int MaxLength = 2048;
 
     public static string Encode(params string[] parts)
     {
@@ -52,4 +53,48 @@ public static class Cursors
 
     public static VardbroException Invalid() =>
         new(ErrorCodes.InvalidField, "The cursor is not one this server issued; pass the one from the Link header unchanged.", "cursor");
+}
+
+/// <summary>
+/// Cursors that must not be forged, because their parts say what the server will fetch (a FHIR
+/// server's next-page link): the parts and an HMAC-SHA256 over them. A cursor made by another key, or
+/// changed in any part, is refused like any cursor this server did not issue. Instances that share
+/// clients behind one load balancer need the same key (<c>Cursors:Key</c>); without one, each process
+/// makes its own and a cursor is good on the instance that issued it.
+/// </summary>
+public sealed class CursorSigner
+{
+    private readonly byte[] key;
+
+    public CursorSigner(byte[] key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (key.Length < 32)
+        {
+            throw new ArgumentException("A cursor key has at least 32 bytes.", nameof(key));
+        }
+
+        this.key = [.. key];
+    }
+
+    /// <summary>A key of this process alone, for hosts that configure none.</summary>
+    public static CursorSigner ProcessDefault { get; } = new(RandomNumberGenerator.GetBytes(32));
+
+    public string Sign(params string[] parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        return Cursors.Encode([.. parts, Mac(parts)]);
+    }
+
+    /// <summary>The <paramref name="count"/> parts of a cursor this key signed; the cursor refusal for anything else.</summary>
+    public string[] Verify(string cursor, int count)
+    {
+        var all = Cursors.Decode(cursor, count + 1);
+        var parts = all[..count];
+        return CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(all[count]), System.Text.Encoding.UTF8.GetBytes(Mac(parts)))
+            ? parts
+            : throw Cursors.Invalid();
+    }
+
+    private string Mac(string[] parts) => Convert.ToBase64String(HMACSHA256.HashData(key, JsonSerializer.SerializeToUtf8Bytes(parts)));
 }

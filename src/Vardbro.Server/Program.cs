@@ -42,6 +42,7 @@ builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddVardbroStorage();
 builder.Services.AddSingleton<EmrCatalog>();
 builder.Services.AddScoped<EmrConnectors>();
+builder.Services.AddSingleton(sp => CursorKeys.From(sp.GetRequiredService<IConfiguration>()));
 builder.Services.AddLocalConnector();
 builder.Services.AddFhirConnector();
 builder.Services.AddSingleton<VerifiedSecretCache>();
@@ -72,6 +73,7 @@ var app = builder.Build();
 
 // ---- start: configuration, database, sandbox -------------------------------------------------
 _ = app.Services.GetRequiredService<EmrCatalog>(); // a bad Emrs entry stops the start, with its reason
+_ = app.Services.GetRequiredService<CursorSigner>(); // so does a bad Cursors:Key
 await StorageSetup.MigrateAsync(app.Services, app.Lifetime.ApplicationStopping);
 if (SandboxSeeder.IsEnabled(app.Configuration, app.Environment))
 {

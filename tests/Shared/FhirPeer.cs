@@ -34,7 +34,13 @@ public sealed class FhirPeer : IAsyncDisposable
 
     public bool IsRunning => !process.HasExited;
 
-    public static async Task<FhirPeer> StartAsync()
+    /// <summary>
+    /// Starts the peer with one of its profiles (tests/fhir-peer/README.md): <c>default</c> (lenient,
+    /// Medplum's own behaviour), <c>oracle</c> (Oracle Health Millennium as documented) or <c>epic</c>
+    /// (an Argonaut <c>$find</c>/<c>$book</c> scheduling server); <paramref name="maxCount"/> caps every
+    /// page the oracle profile returns.
+    /// </summary>
+    public static async Task<FhirPeer> StartAsync(string profile = "default", int? maxCount = null)
     {
         // A port found free can be taken (by another server, or as the local end of an outgoing
         // connection) before the peer binds it: then start again on another.
@@ -42,7 +48,7 @@ public sealed class FhirPeer : IAsyncDisposable
         {
             try
             {
-                return await StartOnAsync(FreePort());
+                return await StartOnAsync(FreePort(), profile, maxCount);
             }
             catch (PortTakenException) when (attempt < 5)
             {
@@ -50,15 +56,19 @@ public sealed class FhirPeer : IAsyncDisposable
         }
     }
 
-    private static async Task<FhirPeer> StartOnAsync(int port)
+    private static async Task<FhirPeer> StartOnAsync(int port, string profile, int? maxCount)
     {
         var script = Path.Combine(RepositoryRoot(), "tests", "fhir-peer", "start.sh");
-        var info = new ProcessStartInfo("bash", [script, port.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+        var info = new ProcessStartInfo("bash", [script, port.ToString(System.Globalization.CultureInfo.InvariantCulture), profile])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (maxCount is { } cap)
+        {
+            info.Environment["FHIR_PEER_MAX_COUNT"] = cap.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
         var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the FHIR peer.");
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();

@@ -152,10 +152,12 @@ public sealed partial class ErrorHandler(ILogger<ErrorHandler> logger) : IExcept
                 await Problem.WriteAsync(httpContext, Translate(b));
                 break;
             case EmrUnavailableException u:
+                LogEmrFailure(logger, httpContext.GetRouteValue("emr") as string, u.Message);
                 await Problem.WriteAsync(httpContext, u.TimedOut ? 504 : 503, u.TimedOut ? "The EMR did not answer in time." : "The EMR cannot be reached right now.",
                     [new ApiError(u.TimedOut ? ErrorCodes.EmrError : ErrorCodes.ServiceUnavailable, u.Message, "emr")]);
                 break;
             case EmrBadAnswerException e:
+                LogEmrFailure(logger, httpContext.GetRouteValue("emr") as string, e.Message);
                 await Problem.WriteAsync(httpContext, 502, "The EMR gave an answer Vardbro cannot use.", [new ApiError(ErrorCodes.EmrError, e.Message, "emr")]);
                 break;
             default:
@@ -205,6 +207,10 @@ public sealed partial class ErrorHandler(ILogger<ErrorHandler> logger) : IExcept
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled {ExceptionType} in request {RequestId}")]
     private static partial void LogUnexpected(ILogger logger, string? exceptionType, string requestId, Exception exception);
+
+    // For the operator: which EMR failed and how (the connectors' messages carry no personal data).
+    [LoggerMessage(Level = LogLevel.Warning, Message = "EMR {Emr}: {Problem}")]
+    private static partial void LogEmrFailure(ILogger logger, string? emr, string problem);
 }
 
 public static class ErrorPages

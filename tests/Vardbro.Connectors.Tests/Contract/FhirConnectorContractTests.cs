@@ -16,7 +16,8 @@ public sealed class FhirPeerFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Peer = await FhirPeer.StartAsync();
-        Settings = FhirSettings.Read("fhir", key => key == "BaseUrl" ? Peer.BaseUrl : null).Settings!;
+        // Medplum sorts by _sort without declaring it in its CapabilityStatement.
+        Settings = FhirSettings.Read("fhir", key => key switch { "BaseUrl" => Peer.BaseUrl, "Sort" => "always", _ => null }).Settings!;
         Client = FhirTransport.Create(Settings, new FhirAuthSettings(), TimeProvider.System);
     }
 

@@ -24,6 +24,9 @@ public sealed class FhirEmrFactory(FhirPeer peer) : VardbroFactory
             ["Emrs:webdoc:BaseUrl"] = peer.BaseUrl,
             ["Emrs:webdoc:TimeoutSeconds"] = "2",
             ["Emrs:webdoc:ReadRetries"] = "2",
+
+            // Medplum sorts by _sort without declaring it in its CapabilityStatement.
+            ["Emrs:webdoc:Sort"] = "always",
         };
     }
 
