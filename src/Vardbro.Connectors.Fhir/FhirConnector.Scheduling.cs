@@ -20,6 +20,31 @@ public sealed partial class FhirConnector
 
     private static readonly string[] ResourceTypes = ["Practitioner", "Device", "Location"];
 
+    /// <summary>
+    /// The Slots of the care unit's resources in [from, to) (free ones only with <paramref name="freeOnly"/>)
+    /// and the schedules they belong to, found the way the server's CapabilityStatement allows:
+    /// schedule-led (Schedules by actor, then Slots by <c>schedule</c>), or actor-led where Schedules
+    /// cannot be searched (Slots by <c>schedule.actor</c> and <c>service-type</c>, as Oracle Health's
+    /// Millennium documents).
+    /// </summary>
+    private async Task<(List<F.Slot> Slots, List<ScheduleInfo> Schedules)> SlotsAtAsync(
+        string careUnitId, string? resourceId, string? serviceId, DateTimeOffset from, DateTimeOffset to, bool freeOnly, CancellationToken cancellationToken)
+    {
+        var capabilities = await CapabilitiesAsync(cancellationToken);
+        if (capabilities.Searches("Schedule", "actor") && capabilities.Searches("Slot", "schedule"))
+        {
+            var schedules = await SchedulesAsync(careUnitId, resourceId, serviceId, cancellationToken);
+            return (await SlotsAsync(schedules, from, to, freeOnly, capabilities, cancellationToken), schedules);
+        }
+
+        if (capabilities.Searches("Slot", "schedule.actor"))
+        {
+            return await SlotsByActorAsync(careUnitId, resourceId, serviceId, from, to, freeOnly, capabilities, cancellationToken);
+        }
+
+        throw new VardbroException(ErrorCodes.NotSupported, "The EMR's FHIR server declares no Slot search by schedule or by the schedule's actor.", "emr");
+    }
+
     private async Task<List<ScheduleInfo>> SchedulesAsync(string careUnitId, string? resourceId, string? serviceId, CancellationToken cancellationToken)
     {
         if (!FhirIds.IsValid(careUnitId) || (resourceId is not null && !FhirIds.IsValid(resourceId)))
@@ -27,21 +52,31 @@ public sealed partial class FhirConnector
             return [];
         }
 
+        // A practitioner's schedule may name them, one of their roles, or only the care unit's Location.
+        var roles = await RolesAtAsync(careUnitId, resourceId, cancellationToken);
+        var roleOwners = roles.Where(r => r.Id is not null)
+            .Select(r => (Role: r.Id!, Practitioner: FhirIds.OfReference(r.Practitioner?.Reference, "Practitioner")))
+            .Where(r => r.Practitioner is not null)
+            .ToDictionary(r => r.Role, r => r.Practitioner!, StringComparer.Ordinal);
         var query = resourceId is null
             ? $"Schedule?actor=Location/{careUnitId}&_count=100"
-            : $"Schedule?actor=Practitioner/{resourceId}&_count=100";
+            : $"Schedule?actor={Q(string.Join(',', roleOwners.Keys.Select(r => "PractitionerRole/" + r).Prepend("Practitioner/" + resourceId)))}&_count=100";
         var schedules = await http.SearchAllAsync<F.Schedule>(query, cancellationToken);
+        var practitionersHere = roleOwners.Values.ToHashSet(StringComparer.Ordinal);
         var result = new List<ScheduleInfo>();
         foreach (var schedule in schedules.Where(s => s.Id is not null && s.Active != false))
         {
             var actors = schedule.Actor.Select(a => a.Reference).ToList();
-            if (!actors.Any(a => FhirIds.OfReference(a, "Location") == careUnitId))
+            var location = actors.Select(a => FhirIds.OfReference(a, "Location")).FirstOrDefault(id => id is not null);
+            var owner = actors.Select(a => FhirIds.OfReference(a, "PractitionerRole") is { } role ? roleOwners.GetValueOrDefault(role) : null).FirstOrDefault(id => id is not null)
+                ?? actors.Select(a => ResourceTypes.Select(t => (Type: t, Id: FhirIds.OfReference(a, t))).FirstOrDefault(x => x.Id is not null && !(x.Type == "Location" && x.Id == careUnitId)).Id).FirstOrDefault(id => id is not null);
+            if (owner is null || (resourceId is not null && owner != resourceId))
             {
                 continue;
             }
 
-            var owner = actors.Select(a => ResourceTypes.Select(t => FhirIds.OfReference(a, t)).FirstOrDefault(id => id is not null && id != careUnitId)).FirstOrDefault(id => id is not null);
-            if (owner is null || (resourceId is not null && owner != resourceId))
+            // Without a Location actor a schedule counts here when its practitioner has a role here.
+            if (location is not null ? location != careUnitId : !practitionersHere.Contains(owner))
             {
                 continue;
             }
@@ -56,7 +91,7 @@ public sealed partial class FhirConnector
         return result;
     }
 
-    private async Task<List<F.Slot>> SlotsAsync(IReadOnlyList<ScheduleInfo> schedules, DateTimeOffset from, DateTimeOffset to, bool freeOnly, CancellationToken cancellationToken)
+    private async Task<List<F.Slot>> SlotsAsync(IReadOnlyList<ScheduleInfo> schedules, DateTimeOffset from, DateTimeOffset to, bool freeOnly, FhirCapabilities capabilities, CancellationToken cancellationToken)
     {
         if (schedules.Count == 0 || from >= to)
         {
@@ -68,7 +103,7 @@ public sealed partial class FhirConnector
             .Append("&start=").Append(Q("ge" + Instant(from)))
             .Append("&start=").Append(Q("lt" + Instant(to)))
             .Append("&_count=500");
-        if (freeOnly)
+        if (freeOnly && capabilities.Searches("Slot", "status"))
         {
             query.Append("&status=free");
         }
@@ -77,6 +112,61 @@ public sealed partial class FhirConnector
 
         // The server's search is the first filter, not the last word: check what it returned.
         return slots.Where(s => s.Id is not null && s.Start is { } start && s.End is not null && start >= from && start < to && (!freeOnly || s.Status == F.Slot.SlotStatus.Free)).ToList();
+    }
+
+    /// <summary>
+    /// Slots by the practitioner their schedule is for and the service types the care unit offers
+    /// (HealthcareService.type), one practitioner at a time; the schedules are made from what the
+    /// Slots say, since the server cannot search Schedules.
+    /// </summary>
+    private async Task<(List<F.Slot> Slots, List<ScheduleInfo> Schedules)> SlotsByActorAsync(
+        string careUnitId, string? resourceId, string? serviceId, DateTimeOffset from, DateTimeOffset to, bool freeOnly, FhirCapabilities capabilities, CancellationToken cancellationToken)
+    {
+        if (from >= to || !FhirIds.IsValid(careUnitId) || (resourceId is not null && !FhirIds.IsValid(resourceId)))
+        {
+            return ([], []);
+        }
+
+        var services = (await ServicesAtAsync(careUnitId, cancellationToken)).Where(s => serviceId is null || s.Id == serviceId).ToList();
+        var types = services.SelectMany(s => s.Type.SelectMany(t => t.Coding)).Where(c => c.Code is not null).ToList();
+        if (capabilities.Searches("Slot", "service-type") && types.Count == 0)
+        {
+            return ([], []);
+        }
+
+        var practitioners = resourceId is not null ? [resourceId] : (await ListResourcesAsync(careUnitId, cancellationToken)).Select(r => r.Id).ToList();
+        var slots = new List<F.Slot>();
+        var schedules = new Dictionary<string, ScheduleInfo>(StringComparer.Ordinal);
+        foreach (var practitioner in practitioners)
+        {
+            var query = new StringBuilder("Slot?schedule.actor=").Append(Q("Practitioner/" + practitioner));
+            if (capabilities.Searches("Slot", "service-type"))
+            {
+                query.Append("&service-type=").Append(Q(string.Join(',', types.Select(c => c.System is null ? c.Code : c.System + "|" + c.Code).Distinct(StringComparer.Ordinal))));
+            }
+
+            query.Append("&start=").Append(Q("ge" + Instant(from))).Append("&start=").Append(Q("lt" + Instant(to))).Append("&_count=200");
+            foreach (var slot in await http.SearchAllAsync<F.Slot>(query.ToString(), cancellationToken))
+            {
+                if (slot.Id is null || slot.Start is not { } start || slot.End is null || start < from || start >= to || (freeOnly && slot.Status != F.Slot.SlotStatus.Free)
+                    || FhirIds.OfReference(slot.Schedule?.Reference, "Schedule") is not { } scheduleId)
+                {
+                    continue;
+                }
+
+                var offered = services.Where(s => s.Id is not null && s.Type.SelectMany(t => t.Coding).Any(c => slot.ServiceType.SelectMany(t => t.Coding).Any(o => o.Code == c.Code && o.System == c.System)))
+                    .Select(s => s.Id!).ToList();
+                if (serviceId is not null && offered.Count == 0)
+                {
+                    continue;
+                }
+
+                schedules.TryAdd(scheduleId, new ScheduleInfo(scheduleId, practitioner, offered));
+                slots.Add(slot);
+            }
+        }
+
+        return (slots, [.. schedules.Values]);
     }
 
     private static ScheduleInfo? ScheduleOf(F.Slot slot, IReadOnlyList<ScheduleInfo> schedules)
@@ -89,8 +179,7 @@ public sealed partial class FhirConnector
 
     public async Task<IReadOnlyList<ScheduleWindow>> ListScheduleWindowsAsync(string careUnitId, string resourceId, DateTimeOffset rangeStart, DateTimeOffset rangeEnd, CancellationToken cancellationToken)
     {
-        var schedules = await SchedulesAsync(careUnitId, resourceId, null, cancellationToken);
-        var slots = await SlotsAsync(schedules, rangeStart, rangeEnd, freeOnly: false, cancellationToken);
+        var (slots, schedules) = await SlotsAtAsync(careUnitId, resourceId, null, rangeStart, rangeEnd, freeOnly: false, cancellationToken);
 
         // Back-to-back Slots of one Schedule make one working window.
         var windows = new List<ScheduleWindow>();
@@ -148,7 +237,7 @@ public sealed partial class FhirConnector
         // Refuse overlaps with the resource's existing Slots, at any care unit.
         var existing = await http.SearchAllAsync<F.Schedule>($"Schedule?actor=Practitioner/{resourceId}&_count=100", cancellationToken);
         var all = existing.Where(s => s.Id is not null).Select(s => new ScheduleInfo(s.Id!, resourceId, [])).ToList();
-        var taken = await SlotsAsync(all, windows[0].Start - TimeSpan.FromDays(1), windows[^1].End, freeOnly: false, cancellationToken);
+        var taken = await SlotsAsync(all, windows[0].Start - TimeSpan.FromDays(1), windows[^1].End, freeOnly: false, await CapabilitiesAsync(cancellationToken), cancellationToken);
         if (taken.Any(t => windows.Any(w => t.Start < w.End && w.Start < t.End)))
         {
             throw new ConflictException(ErrorCodes.BadInput, "The schedule overlaps an existing working window of this resource.", "start");
@@ -212,9 +301,13 @@ public sealed partial class FhirConnector
     public async Task<IReadOnlyList<Timeslot>> ListTimeslotsAsync(string careUnitId, TimeslotQuery query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var schedules = await SchedulesAsync(careUnitId, query.ResourceId, query.HealthcareServiceId, cancellationToken);
         var now = Now();
-        var slots = await SlotsAsync(schedules, query.Start > now ? query.Start : now, query.End, freeOnly: true, cancellationToken);
+        if (await BookingAsync(cancellationToken) == FhirBooking.FindBook)
+        {
+            return await FindTimeslotsAsync(careUnitId, query, now, cancellationToken);
+        }
+
+        var (slots, schedules) = await SlotsAtAsync(careUnitId, query.ResourceId, query.HealthcareServiceId, query.Start > now ? query.Start : now, query.End, freeOnly: true, cancellationToken);
         return slots
             .Where(s => s.Start > now)
             .Select(s => (Slot: s, Schedule: ScheduleOf(s, schedules)))
@@ -287,6 +380,14 @@ public sealed partial class FhirConnector
     public async Task<Booking> BookAsync(string careUnitId, NewAppointment appointment, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(appointment);
+        switch (await BookingAsync(cancellationToken))
+        {
+            case FhirBooking.AppointmentWithSlot:
+                return new Booking(await BookWithSlotAsync(careUnitId, appointment, cancellationToken), null);
+            case FhirBooking.FindBook:
+                return new Booking(await FindAndBookAsync(careUnitId, appointment, null, "start", cancellationToken), null);
+        }
+
         var (slot, schedule) = await HoldSlotAsync(careUnitId, appointment.Start, appointment.End, appointment.ResourceId, appointment.HealthcareServiceId, "start", cancellationToken);
         var serviceId = appointment.HealthcareServiceId ?? SingleService(schedule);
         var bookingKey = Guid.NewGuid().ToString("N");
@@ -317,10 +418,8 @@ public sealed partial class FhirConnector
     private async Task<(F.Slot Slot, ScheduleInfo Schedule)> HoldSlotAsync(
         string careUnitId, DateTimeOffset start, DateTimeOffset end, string? resourceId, string? serviceId, string path, CancellationToken cancellationToken)
     {
-        var schedules = await SchedulesAsync(careUnitId, resourceId, serviceId, cancellationToken);
-        var offered = (await SlotsAsync(schedules, start, start.AddSeconds(1), freeOnly: false, cancellationToken))
-            .Where(s => s.Start == start && s.End == end && ScheduleOf(s, schedules) is not null)
-            .ToList();
+        var (candidates, schedules) = await SlotsAtAsync(careUnitId, resourceId, serviceId, start, start.AddSeconds(1), freeOnly: false, cancellationToken);
+        var offered = candidates.Where(s => s.Start == start && s.End == end && ScheduleOf(s, schedules) is not null).ToList();
         if (offered.Count == 0 || start <= Now())
         {
             throw new VardbroException(ErrorCodes.NoTimeslotsAvailable, "No schedule offers a timeslot with exactly that start and end; GET …/timeslots lists them.", path);
@@ -357,7 +456,7 @@ public sealed partial class FhirConnector
             }
         }
 
-        throw new ConflictException(ErrorCodes.NoTimeslotsAvailable, "That timeslot is already booked; GET …/timeslots lists the free ones.", path);
+        throw SlotTaken(path);
     }
 
     /// <summary>
@@ -435,6 +534,27 @@ public sealed partial class FhirConnector
             }
 
             current.Add(fhir);
+        }
+
+        var booking = await BookingAsync(cancellationToken);
+        if (booking != FhirBooking.SlotUpdate)
+        {
+            // Applied one by one through the server's own Appointment changes. A cancel cannot be
+            // taken back there, so a bulk change that fails part-way stays applied up to the failure.
+            var patched = new List<Appointment>();
+            for (var i = 0; i < current.Count; i++)
+            {
+                try
+                {
+                    patched.Add(await PatchAsync(careUnitId, current[i], change, booking, PathOf(i), cancellationToken));
+                }
+                catch (FhirVersionConflictException)
+                {
+                    throw new ConflictException(ErrorCodes.BadInput, "The appointment was changed by someone else meanwhile; read it again and retry.", PathOf(i));
+                }
+            }
+
+            return patched;
         }
 
         // Applied one by one; if one fails, the ones before it are put back (best effort: FHIR

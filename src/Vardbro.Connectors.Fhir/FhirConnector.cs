@@ -97,19 +97,17 @@ public sealed partial class FhirConnector :
         return role is null ? null : FhirMapping.ToResource(practitioner, role, careUnitId);
     }
 
-    public async Task<IReadOnlyList<HealthcareService>> ListHealthcareServicesAsync(string careUnitId, CancellationToken cancellationToken)
-    {
-        if (!FhirIds.IsValid(careUnitId))
-        {
-            return [];
-        }
-
-        var services = await http.SearchAllAsync<F.HealthcareService>($"HealthcareService?location=Location/{careUnitId}&_count=100", cancellationToken);
-        return services.Where(s => s.Id is not null)
+    public async Task<IReadOnlyList<HealthcareService>> ListHealthcareServicesAsync(string careUnitId, CancellationToken cancellationToken) =>
+        (await ServicesAtAsync(careUnitId, cancellationToken))
             .Select(s => FhirMapping.ToService(s, careUnitId, settings.DefaultServiceMinutes))
             .OrderBy(s => s.Id, StringComparer.Ordinal)
             .ToList();
-    }
+
+    /// <summary>The care unit's HealthcareServices as the server has them (their types name the Slots' service types).</summary>
+    private async Task<List<F.HealthcareService>> ServicesAtAsync(string careUnitId, CancellationToken cancellationToken) =>
+        FhirIds.IsValid(careUnitId)
+            ? (await http.SearchAllAsync<F.HealthcareService>($"HealthcareService?location=Location/{careUnitId}&_count=100", cancellationToken)).Where(s => s.Id is not null).ToList()
+            : [];
 
     private async Task<List<F.PractitionerRole>> RolesAtAsync(string careUnitId, string? practitionerId, CancellationToken cancellationToken)
     {

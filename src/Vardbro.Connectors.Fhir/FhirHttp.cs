@@ -165,6 +165,53 @@ internal sealed partial class FhirHttp(HttpClient client, FhirSettings settings)
             ?? throw new EmrBadAnswerException($"The EMR's updated {resource.TypeName} could not be read back.");
     }
 
+    /// <summary>
+    /// Applies a JSON Patch (RFC 6902) to <paramref name="path"/> if the server's version is still
+    /// <paramref name="ifMatchVersion"/> (<see cref="FhirVersionConflictException"/> otherwise), and
+    /// returns the resource as it is afterwards (read back where the answer has no body).
+    /// </summary>
+    public async Task<T> PatchAsync<T>(string path, IEnumerable<object> operations, string? ifMatchVersion, CancellationToken cancellationToken)
+        where T : F.Resource
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Patch, path)
+        {
+            Content = new StringContent(JsonSerializer.Serialize(operations), Encoding.UTF8),
+        };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json-patch+json");
+        request.Headers.Add("Prefer", "return=representation");
+        if (ifMatchVersion is not null)
+        {
+            request.Headers.TryAddWithoutValidation("If-Match", $"W/\"{ifMatchVersion}\"");
+        }
+
+        using var response = await SendAsync(request, cancellationToken);
+        if (response.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict)
+        {
+            throw new FhirVersionConflictException();
+        }
+
+        await EnsureSuccessAsync(response, cancellationToken);
+        return await ParseOrNullAsync<T>(response, cancellationToken)
+            ?? await ReadAsync<T>(path, cancellationToken)
+            ?? throw new EmrBadAnswerException($"The EMR's patched {typeof(T).Name} could not be read back.");
+    }
+
+    /// <summary>Invokes an operation (<c>Appointment/$find</c>, <c>Appointment/$book</c>) with a Parameters body; the answer as a Bundle.</summary>
+    public async Task<F.Bundle> OperationAsync(string path, F.Parameters parameters, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = Body(parameters) };
+        using var response = await SendAsync(request, cancellationToken);
+        await EnsureSuccessAsync(response, cancellationToken);
+        return await ParseOrNullAsync<F.Resource>(response, cancellationToken) switch
+        {
+            F.Bundle bundle => bundle,
+            F.Resource single => new F.Bundle { Type = F.Bundle.BundleType.Collection, Entry = [new F.Bundle.EntryComponent { Resource = single }] },
+            null => response.Headers.Location is { } location && await ReadAsync<F.Resource>(location.ToString(), cancellationToken) is { } made
+                ? new F.Bundle { Type = F.Bundle.BundleType.Collection, Entry = [new F.Bundle.EntryComponent { Resource = made }] }
+                : throw new EmrBadAnswerException($"The EMR answered {path} with nothing."),
+        };
+    }
+
     /// <summary>Deletes the resource; false when the server has none.</summary>
     public async Task<bool> DeleteAsync(string path, CancellationToken cancellationToken)
     {

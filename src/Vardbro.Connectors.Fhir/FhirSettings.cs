@@ -12,6 +12,7 @@ namespace Vardbro.Connectors.Fhir;
 /// <param name="ScheduleHorizonDays">How far ahead a weekly schedule is turned into Slots.</param>
 /// <param name="Code">The EMR's code, for messages that name its settings.</param>
 /// <param name="MaxPages">The most pages one read follows before it is refused as too large (502, naming this setting).</param>
+/// <param name="Booking">How bookings are made (<c>Emrs:&lt;code&gt;:Booking</c>); <see cref="FhirBooking.Auto"/> decides from the CapabilityStatement.</param>
 /// <param name="SortAlways">
 /// Send <c>_sort</c> even where the CapabilityStatement does not declare it (<c>Emrs:&lt;code&gt;:Sort = always</c>),
 /// for servers known to honour it undeclared; by default (<c>declared</c>) only where declared.
@@ -26,7 +27,8 @@ public sealed record FhirSettings(
     int ScheduleHorizonDays,
     string Code = "fhir",
     int MaxPages = 100,
-    bool SortAlways = false)
+    bool SortAlways = false,
+    FhirBooking Booking = FhirBooking.Auto)
 {
     /// <summary>Reads the settings through <paramref name="get"/> (a key below <c>Emrs:&lt;code&gt;</c>); problems are listed, not thrown.</summary>
     public static (FhirSettings? Settings, IReadOnlyList<string> Problems) Read(string code, Func<string, string?> get)
@@ -61,6 +63,20 @@ public sealed record FhirSettings(
             problems.Add($"Emrs:{code}:Sort must be 'declared' or 'always', not '{sort}'.");
         }
 
+        var bookingName = get("Booking") ?? "auto";
+        var booking = bookingName switch
+        {
+            "auto" => FhirBooking.Auto,
+            "slot-update" => FhirBooking.SlotUpdate,
+            "appointment-with-slot" => FhirBooking.AppointmentWithSlot,
+            "find-book" => FhirBooking.FindBook,
+            _ => (FhirBooking?)null,
+        };
+        if (booking is null)
+        {
+            problems.Add($"Emrs:{code}:Booking must be auto, slot-update, appointment-with-slot or find-book, not '{bookingName}'.");
+        }
+
         var zone = get("TimeZone") ?? TimeZones.Default;
         if (!TimeZones.TryFind(zone, out _))
         {
@@ -69,7 +85,7 @@ public sealed record FhirSettings(
 
         return problems.Count > 0 || baseUrl is null
             ? (null, problems)
-            : (new FhirSettings(baseUrl, TimeSpan.FromSeconds(timeout), retries, conditional, zone, minutes, horizon, code, maxPages, sort == "always"), problems);
+            : (new FhirSettings(baseUrl, TimeSpan.FromSeconds(timeout), retries, conditional, zone, minutes, horizon, code, maxPages, sort == "always", booking ?? FhirBooking.Auto), problems);
     }
 
     private static int Number(string code, Func<string, string?> get, string key, int fallback, int min, int max, List<string> problems)
@@ -88,4 +104,20 @@ public sealed record FhirSettings(
         problems.Add($"Emrs:{code}:{key} must be a whole number from {min} to {max}.");
         return fallback;
     }
+}
+
+/// <summary>The ways FHIR servers take bookings (README "Connecting a FHIR R4 server").</summary>
+public enum FhirBooking
+{
+    /// <summary>Chosen from the server's CapabilityStatement.</summary>
+    Auto,
+
+    /// <summary>Mark the Slot busy with a versioned update (If-Match), then create the Appointment.</summary>
+    SlotUpdate,
+
+    /// <summary>Create the Appointment booked with one Slot reference; the server consumes the Slot and refuses a taken one (Oracle Health).</summary>
+    AppointmentWithSlot,
+
+    /// <summary><c>Appointment/$find</c> for timeslots, <c>$book</c> to book (Argonaut Scheduling, Epic).</summary>
+    FindBook,
 }
