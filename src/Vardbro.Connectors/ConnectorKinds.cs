@@ -28,6 +28,9 @@ public interface IConnectorKind
     /// </summary>
     Type ConnectorType { get; }
 
+    /// <summary>The patient id types an EMR of this kind accepts when its <c>PatientIdTypes</c> is not set.</summary>
+    IReadOnlyList<IdType> DefaultPatientIdTypes => [IdType.EmrId, IdType.SePersonalNumber];
+
     /// <summary>
     /// Reads and checks the EMR's own settings. <paramref name="setting"/> answers keys relative to
     /// <c>Emrs:&lt;code&gt;</c> (nested with <c>:</c>); each problem is added as a sentence naming its

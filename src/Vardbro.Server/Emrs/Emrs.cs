@@ -31,7 +31,7 @@ public sealed class EmrCatalog
                 code,
                 section["Name"] ?? code,
                 kind.Name,
-                ReadTypes(section.GetSection("PatientIdTypes"), IdSubject.Patient, code, [IdType.EmrId, IdType.SePersonalNumber], problems),
+                ReadTypes(section.GetSection("PatientIdTypes"), IdSubject.Patient, code, [.. kind.DefaultPatientIdTypes], problems),
                 ReadTypes(section.GetSection("ResourceIdTypes"), IdSubject.Resource, code, [IdType.EmrId], problems),
                 settings);
         }

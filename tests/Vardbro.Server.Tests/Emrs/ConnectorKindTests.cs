@@ -52,7 +52,7 @@ public sealed class ConnectorKindTests(ConnectorKindTests.ToyFactory factory) : 
     {
         using var bad = new ToyFactory { Kind = "abacus" };
         var error = Assert.ThrowsAny<Exception>(() => bad.CreateClient());
-        Assert.Contains("Emrs:ledger:Connector 'abacus' is not a known connector (known: fhir, local, toy)", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Emrs:ledger:Connector 'abacus' is not a known connector (known: cliniko, fhir, local, toy)", error.ToString(), StringComparison.Ordinal);
     }
 
     public sealed class ToyFactory : VardbroFactory
