@@ -12,14 +12,46 @@ public sealed partial class FhirConnector
     public async Task<MedicalNotePage> ListNotesAsync(string careUnitId, string patientEmrId, int limit, string? cursor, CancellationToken cancellationToken)
     {
         var (items, next) = await ReferencesAsync(careUnitId, patientEmrId, FhirSystems.MedicalNoteKind, limit, cursor, cancellationToken);
-        return new MedicalNotePage(items.Select(FhirMapping.ToNote).OfType<MedicalNote>().Where(n => n.CareUnitId == careUnitId).ToList(), next);
+        var notes = new List<MedicalNote>();
+        foreach (var reference in items)
+        {
+            if (await NoteOfAsync(reference, careUnitId, cancellationToken) is { } note)
+            {
+                notes.Add(note);
+            }
+        }
+
+        return new MedicalNotePage(notes, next);
     }
 
     public async Task<MedicalNote?> GetNoteAsync(string careUnitId, string patientEmrId, string noteId, CancellationToken cancellationToken)
     {
         var reference = await ReadReferenceAsync(noteId, cancellationToken);
-        var note = reference is not null && FhirMapping.IsMedicalNote(reference) ? FhirMapping.ToNote(reference) : null;
+        var note = reference is null ? null : await NoteOfAsync(reference, careUnitId, cancellationToken);
         return note is not null && note.CareUnitId == careUnitId && note.PatientEmrId == patientEmrId ? note : null;
+    }
+
+    /// <summary>Vardbro's own note, or a clinical note the EHR wrote (its text read from its attachment); null for anything else.</summary>
+    private async Task<MedicalNote?> NoteOfAsync(F.DocumentReference reference, string careUnitId, CancellationToken cancellationToken)
+    {
+        if (FhirMapping.IsMedicalNote(reference))
+        {
+            return FhirMapping.ToNote(reference) is { } own && own.CareUnitId == careUnitId ? own : null;
+        }
+
+        if (!FhirEhrWritten.IsNote(reference) || !FhirEhrWritten.Current(reference))
+        {
+            return null;
+        }
+
+        var attachment = reference.Content.Select(c => c.Attachment).FirstOrDefault(a => a is not null);
+        var bytes = attachment?.Data;
+        if (bytes is null && FhirMapping.BinaryId(reference) is { } binaryId && FhirIds.IsValid(binaryId))
+        {
+            bytes = (await http.ReadAsync<F.Binary>("Binary/" + binaryId, cancellationToken))?.Data;
+        }
+
+        return FhirEhrWritten.ToNote(reference, careUnitId, bytes is null ? string.Empty : FhirEhrWritten.Text(bytes, attachment?.ContentType));
     }
 
     public async Task<MedicalNote> CreateNoteAsync(string careUnitId, NewMedicalNote note, CancellationToken cancellationToken)
@@ -32,13 +64,15 @@ public sealed partial class FhirConnector
     public async Task<DocumentPage> ListDocumentsAsync(string careUnitId, string patientEmrId, int limit, string? cursor, CancellationToken cancellationToken)
     {
         var (items, next) = await ReferencesAsync(careUnitId, patientEmrId, FhirSystems.DocumentKindCode, limit, cursor, cancellationToken);
-        return new DocumentPage(items.Select(FhirMapping.ToDocument).Where(d => d.CareUnitId == careUnitId).ToList(), next);
+        var documents = items.Where(FhirMapping.IsDocument).Select(FhirMapping.ToDocument).Where(d => d.CareUnitId == careUnitId)
+            .Concat(items.Where(r => FhirEhrWritten.IsDocument(r) && FhirEhrWritten.Current(r)).Select(r => FhirEhrWritten.ToDocument(r, careUnitId)));
+        return new DocumentPage(documents.OrderByDescending(d => d.CreatedAt).ThenBy(d => d.Id, StringComparer.Ordinal).ToList(), next);
     }
 
     public async Task<DocumentInfo?> GetDocumentAsync(string careUnitId, string patientEmrId, string documentId, CancellationToken cancellationToken)
     {
         var reference = await ReadDocumentAsync(careUnitId, patientEmrId, documentId, cancellationToken);
-        return reference is null ? null : FhirMapping.ToDocument(reference);
+        return reference is null ? null : FhirEhrWritten.IsDocument(reference) ? FhirEhrWritten.ToDocument(reference, careUnitId) : FhirMapping.ToDocument(reference);
     }
 
     public async Task<DocumentInfo> StoreDocumentAsync(string careUnitId, NewDocument document, CancellationToken cancellationToken)
@@ -78,6 +112,11 @@ public sealed partial class FhirConnector
     private async Task<F.DocumentReference?> ReadDocumentAsync(string careUnitId, string patientEmrId, string documentId, CancellationToken cancellationToken)
     {
         var reference = await ReadReferenceAsync(documentId, cancellationToken);
+        if (reference is not null && FhirEhrWritten.IsDocument(reference) && FhirEhrWritten.Current(reference))
+        {
+            return FhirIds.OfReference(reference.Subject?.Reference, "Patient") == patientEmrId ? reference : null;
+        }
+
         if (reference is null || !FhirMapping.IsDocument(reference))
         {
             return null;
@@ -99,11 +138,14 @@ public sealed partial class FhirConnector
             return ([], null);
         }
 
-        var sorted = settings.SortAlways || (await CapabilitiesAsync(cancellationToken)).Sorts("DocumentReference");
-        var query = new StringBuilder($"DocumentReference?subject=Patient/{patientEmrId}&related=Location/{careUnitId}");
+        // All the patient's references: Vardbro's own of this kind at this care unit, and what the EHR wrote itself.
+        var capabilities = await CapabilitiesAsync(cancellationToken);
+        var sorted = settings.SortAlways || capabilities.Sorts("DocumentReference");
+        var query = new StringBuilder("DocumentReference?");
+        Add(query, capabilities.Searches("DocumentReference", "patient") ? "patient" : "subject", "Patient/" + patientEmrId);
         Add(query, "_sort", sorted ? "-date,_id" : null);
-        Add(query, "category", FhirSystems.DocumentKind + "|" + kind);
         var (items, next) = await PageAsync<F.DocumentReference>(query, limit, cursor, cancellationToken);
+        items = items.Where(r => FhirEhrWritten.Is(r) || r.Category.Any(c => c.Coding.Any(x => x.System == FhirSystems.DocumentKind && x.Code == kind))).ToList();
         if (!sorted && cursor is null && next is null)
         {
             // Every match is on this page: newest first, as the server does not sort.
