@@ -331,14 +331,30 @@ public sealed partial class FhirConnector
             return new AppointmentPage([], null);
         }
 
-        var sorted = settings.SortAlways || (await CapabilitiesAsync(cancellationToken)).Sorts("Appointment");
-        var parameters = new StringBuilder($"Appointment?actor=Location/{careUnitId}");
+        var capabilities = await CapabilitiesAsync(cancellationToken);
+        var sorted = settings.SortAlways || capabilities.Sorts("Appointment");
+        var byActor = capabilities.Searches("Appointment", "actor");
+        var parameters = new StringBuilder("Appointment?");
+        if (byActor)
+        {
+            Add(parameters, "actor", "Location/" + careUnitId);
+            Add(parameters, "patient", query.PatientEmrId is null ? null : "Patient/" + query.PatientEmrId);
+            Add(parameters, "practitioner", query.ResourceId is null ? null : "Practitioner/" + query.ResourceId);
+        }
+        else
+        {
+            // A server without `actor` (Millennium) takes exactly one of patient, practitioner or
+            // location, and a date range; the other criteria are applied here.
+            Add(parameters, query.PatientEmrId is not null ? "patient" : query.ResourceId is not null ? "practitioner" : "location",
+                query.PatientEmrId is { } patient ? "Patient/" + patient : query.ResourceId is { } practitioner ? "Practitioner/" + practitioner : "Location/" + careUnitId);
+        }
+
         Add(parameters, "_sort", sorted ? "date,_id" : null);
-        Add(parameters, "patient", query.PatientEmrId is null ? null : "Patient/" + query.PatientEmrId);
-        Add(parameters, "practitioner", query.ResourceId is null ? null : "Practitioner/" + query.ResourceId);
-        Add(parameters, "date", query.Start is { } from ? "ge" + Instant(from) : null);
-        Add(parameters, "date", query.End is { } to ? "lt" + Instant(to) : null);
-        Add(parameters, "status", query.Status switch
+        var from = query.Start ?? (byActor ? null : AllTimeStart);
+        var to = query.End ?? (byActor ? null : AllTimeEnd);
+        Add(parameters, "date", from is { } f ? "ge" + Instant(f) : null);
+        Add(parameters, "date", to is { } t ? "lt" + Instant(t) : null);
+        Add(parameters, "status", !capabilities.Searches("Appointment", "status") ? null : query.Status switch
         {
             AppointmentStatuses.Booked => "booked",
             AppointmentStatuses.Completed => "booked,fulfilled,arrived,checked-in",
@@ -350,7 +366,10 @@ public sealed partial class FhirConnector
         var now = Now();
 
         // "booked" and "completed" differ by the clock, which the server's search cannot see.
-        var records = items.ConvertAll(a => FhirMapping.ToAppointment(a, now)).Where(a => query.Status is null || a.Status == query.Status).ToList();
+        var records = items.ConvertAll(a => FhirMapping.ToAppointment(a, now))
+            .Where(a => (query.Status is null || a.Status == query.Status) && a.CareUnitId == careUnitId
+                && (query.PatientEmrId is null || a.PatientEmrId == query.PatientEmrId) && (query.ResourceId is null || a.ResourceId == query.ResourceId))
+            .ToList();
         if (!sorted && cursor is null && next is null)
         {
             // Every match is on this page: ordered by Vardbro, as the server does not sort.
@@ -359,6 +378,10 @@ public sealed partial class FhirConnector
 
         return new AppointmentPage(records, next);
     }
+
+    // The widest range a list without dates asks a server that requires one for (Millennium).
+    private static readonly DateTimeOffset AllTimeStart = new(1900, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset AllTimeEnd = new(2100, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
     public async Task<Appointment?> GetAppointmentAsync(string careUnitId, string appointmentId, CancellationToken cancellationToken)
     {

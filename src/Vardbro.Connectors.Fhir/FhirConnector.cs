@@ -37,7 +37,7 @@ public sealed partial class FhirConnector :
 
     public async Task<IReadOnlyList<CareUnit>> ListCareUnitsAsync(CancellationToken cancellationToken)
     {
-        var locations = await http.SearchAllAsync<F.Location>("Location?_count=100", cancellationToken);
+        var locations = await http.SearchAllAsync<F.Location>(settings.CareUnitQuery, cancellationToken);
 
         // Rooms and wards are Locations too; care units are the ones not part of another.
         return locations.Where(l => l.PartOf is null && l.Id is not null)

@@ -13,6 +13,7 @@ namespace Vardbro.Connectors.Fhir;
 /// <param name="Code">The EMR's code, for messages that name its settings.</param>
 /// <param name="MaxPages">The most pages one read follows before it is refused as too large (502, naming this setting).</param>
 /// <param name="Booking">How bookings are made (<c>Emrs:&lt;code&gt;:Booking</c>); <see cref="FhirBooking.Auto"/> decides from the CapabilityStatement.</param>
+/// <param name="CareUnitQuery">The search that lists care units (<c>Emrs:&lt;code&gt;:CareUnitQuery</c>), for servers that refuse an unconstrained Location search.</param>
 /// <param name="SortAlways">
 /// Send <c>_sort</c> even where the CapabilityStatement does not declare it (<c>Emrs:&lt;code&gt;:Sort = always</c>),
 /// for servers known to honour it undeclared; by default (<c>declared</c>) only where declared.
@@ -28,7 +29,8 @@ public sealed record FhirSettings(
     string Code = "fhir",
     int MaxPages = 100,
     bool SortAlways = false,
-    FhirBooking Booking = FhirBooking.Auto)
+    FhirBooking Booking = FhirBooking.Auto,
+    string CareUnitQuery = "Location?_count=100")
 {
     /// <summary>Reads the settings through <paramref name="get"/> (a key below <c>Emrs:&lt;code&gt;</c>); problems are listed, not thrown.</summary>
     public static (FhirSettings? Settings, IReadOnlyList<string> Problems) Read(string code, Func<string, string?> get)
@@ -77,6 +79,12 @@ public sealed record FhirSettings(
             problems.Add($"Emrs:{code}:Booking must be auto, slot-update, appointment-with-slot or find-book, not '{bookingName}'.");
         }
 
+        var careUnitQuery = get("CareUnitQuery") ?? "Location?_count=100";
+        if (!careUnitQuery.StartsWith("Location?", StringComparison.Ordinal) || careUnitQuery.Any(char.IsWhiteSpace))
+        {
+            problems.Add($"Emrs:{code}:CareUnitQuery must be a Location search relative to the base, e.g. Location?-physicalType=bu.");
+        }
+
         var zone = get("TimeZone") ?? TimeZones.Default;
         if (!TimeZones.TryFind(zone, out _))
         {
@@ -85,7 +93,7 @@ public sealed record FhirSettings(
 
         return problems.Count > 0 || baseUrl is null
             ? (null, problems)
-            : (new FhirSettings(baseUrl, TimeSpan.FromSeconds(timeout), retries, conditional, zone, minutes, horizon, code, maxPages, sort == "always", booking ?? FhirBooking.Auto), problems);
+            : (new FhirSettings(baseUrl, TimeSpan.FromSeconds(timeout), retries, conditional, zone, minutes, horizon, code, maxPages, sort == "always", booking ?? FhirBooking.Auto, careUnitQuery), problems);
     }
 
     private static int Number(string code, Func<string, string?> get, string key, int fallback, int min, int max, List<string> problems)

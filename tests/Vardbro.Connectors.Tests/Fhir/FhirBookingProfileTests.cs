@@ -33,7 +33,13 @@ public abstract class FhirBookingProfileTests(FhirPeer peer, FhirBooking expecte
 
     protected FhirConnector Connector()
     {
-        var settings = FhirSettings.Read("vendor", key => key == "BaseUrl" ? peer.BaseUrl : null).Settings!;
+        // Millennium lists Locations only by type or physical type (location.md "Search").
+        var settings = FhirSettings.Read("vendor", key => key switch
+        {
+            "BaseUrl" => peer.BaseUrl,
+            "CareUnitQuery" => expected == FhirBooking.AppointmentWithSlot ? "Location?-physicalType=bu" : null,
+            _ => null,
+        }).Settings!;
         return new FhirConnector(FhirTransport.Create(settings, new FhirAuthSettings(), TimeProvider.System), settings, TimeProvider.System);
     }
 
@@ -74,6 +80,13 @@ public abstract class FhirBookingProfileTests(FhirPeer peer, FhirBooking expecte
 
         var again = await Assert.ThrowsAsync<ConflictException>(() => connector.BookAsync(Unit, new NewAppointment(slot.Start, slot.End, "lars-strom", FhirPeer.Anna, null, null), default));
         Assert.Equal(ErrorCodes.NoTimeslotsAvailable, again.Errors[0].ErrorCode);
+
+        // Listed by patient, by resource, and for the care unit.
+        Assert.Contains(Unit, (await connector.ListCareUnitsAsync(default)).Select(u => u.Id));
+        foreach (var query in new[] { new AppointmentQuery(FhirPeer.Tolvan, null, null, null, null), new AppointmentQuery(null, FhirPeer.Anna, slot.Start.AddHours(-1), slot.End.AddHours(1), null), new AppointmentQuery(null, null, null, null, AppointmentStatuses.Booked) })
+        {
+            Assert.Contains(booked.Id, (await connector.ListAppointmentsAsync(Unit, query, 50, null, default)).Items.Select(a => a.Id));
+        }
 
         var cancelled = Assert.Single(await connector.UpdateAsync(Unit, [booked.Id], new AppointmentChange(null, null, null, null, Cancel: true, null), default));
         Assert.Equal(AppointmentStatuses.Cancelled, cancelled.Status);
