@@ -36,7 +36,7 @@ public sealed partial class FhirConnector
     {
         if (FhirMapping.IsMedicalNote(reference))
         {
-            return FhirMapping.ToNote(reference) is { } own && own.CareUnitId == careUnitId ? own : null;
+            return FhirMapping.ToNote(await InlineAsync(reference, cancellationToken)) is { } own && own.CareUnitId == careUnitId ? own : null;
         }
 
         if (!FhirEhrWritten.IsNote(reference) || !FhirEhrWritten.Current(reference))
@@ -57,8 +57,17 @@ public sealed partial class FhirConnector
     public async Task<MedicalNote> CreateNoteAsync(string careUnitId, NewMedicalNote note, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(note);
-        var (created, _) = await http.CreateAsync(FhirMapping.ToFhir(careUnitId, note, Now()), null, cancellationToken);
-        return FhirMapping.ToNote(created) ?? throw new EmrBadAnswerException("The EMR stored the note but returned it without its content.");
+        var fhir = FhirMapping.ToFhir(careUnitId, note, Now());
+        if (settings.NoteFieldsAsText)
+        {
+            foreach (var fields in fhir.Content.Select(c => c.Attachment).Where(a => a?.Title == FhirSystems.NoteContentTitle))
+            {
+                fields.ContentType = "text/plain; charset=utf-8";
+            }
+        }
+
+        var (created, _) = await http.CreateAsync(fhir, null, cancellationToken);
+        return FhirMapping.ToNote(await InlineAsync(created, cancellationToken)) ?? throw new EmrBadAnswerException("The EMR stored the note but returned it without its content.");
     }
 
     public async Task<DocumentPage> ListDocumentsAsync(string careUnitId, string patientEmrId, int limit, string? cursor, CancellationToken cancellationToken)
@@ -78,6 +87,20 @@ public sealed partial class FhirConnector
     public async Task<DocumentInfo> StoreDocumentAsync(string careUnitId, NewDocument document, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(document);
+        if (!(await CapabilitiesAsync(cancellationToken)).Declares("Binary", "create"))
+        {
+            // A server whose Binaries are read-only (Millennium) takes the bytes inline and keeps them as a Binary itself.
+            var inline = FhirMapping.ToFhir(careUnitId, document, string.Empty, Now());
+            foreach (var attachment in inline.Content.Select(c => c.Attachment).OfType<F.Attachment>())
+            {
+                attachment.Url = null;
+                attachment.Data = document.Content.ToArray();
+            }
+
+            var (made, _) = await http.CreateAsync(inline, null, cancellationToken);
+            return FhirMapping.ToDocument(made);
+        }
+
         var binary = new F.Binary { ContentType = document.Format, Data = document.Content.ToArray() };
         var (stored, _) = await http.CreateAsync(binary, null, cancellationToken);
         var (created, _) = await http.CreateAsync(FhirMapping.ToFhir(careUnitId, document, stored.Id ?? string.Empty, Now()), null, cancellationToken);
@@ -153,5 +176,22 @@ public sealed partial class FhirConnector
         }
 
         return (items, next);
+    }
+
+    /// <summary>
+    /// The reference with every attachment's bytes inline: a server that keeps inline data as a
+    /// Binary (Millennium) answers with its URL instead.
+    /// </summary>
+    private async Task<F.DocumentReference> InlineAsync(F.DocumentReference reference, CancellationToken cancellationToken)
+    {
+        foreach (var attachment in reference.Content.Select(c => c.Attachment).Where(a => a is { Data: null, Url: not null }))
+        {
+            if (FhirIds.OfReference(attachment.Url, "Binary") is { } binaryId && FhirIds.IsValid(binaryId))
+            {
+                attachment.Data = (await http.ReadAsync<F.Binary>("Binary/" + binaryId, cancellationToken))?.Data;
+            }
+        }
+
+        return reference;
     }
 }

@@ -404,7 +404,8 @@ public static class FhirMapping
     {
         ArgumentNullException.ThrowIfNull(reference);
         var template = reference.Type?.Coding.FirstOrDefault(c => c.System == FhirSystems.NoteTemplate)?.Code;
-        var json = reference.Content.Select(c => c.Attachment).FirstOrDefault(a => a?.ContentType == FhirSystems.NoteContentType && a.Data is not null);
+        // The fields: the JSON attachment, or (on servers that take only document types) the one titled as such.
+        var json = reference.Content.Select(c => c.Attachment).FirstOrDefault(a => (a?.ContentType == FhirSystems.NoteContentType || a?.Title == FhirSystems.NoteContentTitle) && a.Data is not null);
         if (template is null || json is null)
         {
             return null;
@@ -578,7 +579,7 @@ public static class FhirMapping
         });
         fhir.Content.Add(new F.DocumentReference.ContentComponent
         {
-            Attachment = new F.Attachment { ContentType = FhirSystems.NoteContentType, Data = JsonSerializer.SerializeToUtf8Bytes(ordered.ToDictionary(kv => kv.Key, kv => kv.Value)) },
+            Attachment = new F.Attachment { ContentType = FhirSystems.NoteContentType, Title = FhirSystems.NoteContentTitle, Data = JsonSerializer.SerializeToUtf8Bytes(ordered.ToDictionary(kv => kv.Key, kv => kv.Value)) },
         });
         return fhir;
     }

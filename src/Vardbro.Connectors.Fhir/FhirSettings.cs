@@ -14,6 +14,10 @@ namespace Vardbro.Connectors.Fhir;
 /// <param name="MaxPages">The most pages one read follows before it is refused as too large (502, naming this setting).</param>
 /// <param name="Booking">How bookings are made (<c>Emrs:&lt;code&gt;:Booking</c>); <see cref="FhirBooking.Auto"/> decides from the CapabilityStatement.</param>
 /// <param name="CareUnitQuery">The search that lists care units (<c>Emrs:&lt;code&gt;:CareUnitQuery</c>), for servers that refuse an unconstrained Location search.</param>
+/// <param name="NoteFieldsAsText">
+/// Store a note's fields as <c>text/plain</c> (<c>Emrs:&lt;code&gt;:NoteFields = text</c>) for servers that accept only
+/// document content types (Millennium); by default (<c>json</c>) as <c>application/json</c>.
+/// </param>
 /// <param name="SortAlways">
 /// Send <c>_sort</c> even where the CapabilityStatement does not declare it (<c>Emrs:&lt;code&gt;:Sort = always</c>),
 /// for servers known to honour it undeclared; by default (<c>declared</c>) only where declared.
@@ -30,7 +34,8 @@ public sealed record FhirSettings(
     int MaxPages = 100,
     bool SortAlways = false,
     FhirBooking Booking = FhirBooking.Auto,
-    string CareUnitQuery = "Location?_count=100")
+    string CareUnitQuery = "Location?_count=100",
+    bool NoteFieldsAsText = false)
 {
     /// <summary>Reads the settings through <paramref name="get"/> (a key below <c>Emrs:&lt;code&gt;</c>); problems are listed, not thrown.</summary>
     public static (FhirSettings? Settings, IReadOnlyList<string> Problems) Read(string code, Func<string, string?> get)
@@ -85,6 +90,12 @@ public sealed record FhirSettings(
             problems.Add($"Emrs:{code}:CareUnitQuery must be a Location search relative to the base, e.g. Location?-physicalType=bu.");
         }
 
+        var noteFields = get("NoteFields") ?? "json";
+        if (noteFields is not ("json" or "text"))
+        {
+            problems.Add($"Emrs:{code}:NoteFields must be 'json' or 'text', not '{noteFields}'.");
+        }
+
         var zone = get("TimeZone") ?? TimeZones.Default;
         if (!TimeZones.TryFind(zone, out _))
         {
@@ -93,7 +104,7 @@ public sealed record FhirSettings(
 
         return problems.Count > 0 || baseUrl is null
             ? (null, problems)
-            : (new FhirSettings(baseUrl, TimeSpan.FromSeconds(timeout), retries, conditional, zone, minutes, horizon, code, maxPages, sort == "always", booking ?? FhirBooking.Auto, careUnitQuery), problems);
+            : (new FhirSettings(baseUrl, TimeSpan.FromSeconds(timeout), retries, conditional, zone, minutes, horizon, code, maxPages, sort == "always", booking ?? FhirBooking.Auto, careUnitQuery, noteFields == "text"), problems);
     }
 
     private static int Number(string code, Func<string, string?> get, string key, int fallback, int min, int max, List<string> problems)

@@ -37,6 +37,9 @@ public static class FhirSystems
     /// <summary>The content type of a note's structured content attachment.</summary>
     public const string NoteContentType = "application/json";
 
+    /// <summary>The title of a note's fields attachment, which finds it whatever content type the server made Vardbro use.</summary>
+    public const string NoteContentTitle = "vardbro-note-fields.json";
+
     /// <summary>The identifier system for an EMR's own ids in FHIR-shaped output.</summary>
     public static string EmrId(string emr) => EmrIdPrefix + emr;
 }

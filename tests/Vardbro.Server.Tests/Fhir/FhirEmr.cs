@@ -9,7 +9,7 @@ namespace Vardbro.Server.Tests.Fhir;
 /// The server with its <c>webdoc</c> EMR served by the FHIR connector from an independent FHIR
 /// peer (Medplum): the sandbox client and the quickstart paths unchanged, only the back end differs.
 /// </summary>
-public sealed class FhirEmrFactory(FhirPeer peer) : VardbroFactory
+public sealed class FhirEmrFactory(FhirPeer peer, IReadOnlyDictionary<string, string?>? extra = null) : VardbroFactory
 {
     public const string Unit = "/api/emrs/webdoc/care-units/" + FhirPeer.CareUnit;
 
@@ -33,21 +33,33 @@ public sealed class FhirEmrFactory(FhirPeer peer) : VardbroFactory
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         base.ConfigureWebHost(builder);
-        builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(EmrSettings(peer)));
+        var settings = EmrSettings(peer);
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
+        builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(settings));
     }
 }
 
 /// <summary>A peer and a server over it, for one test class; the peer is reset before each test.</summary>
-public sealed class FhirEmrFixture : IAsyncLifetime
+public class FhirEmrFixture : IAsyncLifetime
 {
     public FhirEmrFactory Factory { get; private set; } = null!;
 
     public FhirPeer Peer => Factory.Peer;
 
+    /// <summary>The peer's profile (tests/fhir-peer/README.md).</summary>
+    protected virtual string Profile => "default";
+
+    /// <summary>Settings of the EMR beyond <see cref="FhirEmrFactory.EmrSettings"/>.</summary>
+    protected virtual Dictionary<string, string?> Settings => [];
+
     public async Task InitializeAsync()
     {
-        var peer = await FhirPeer.StartAsync();
-        Factory = new FhirEmrFactory(peer);
+        var peer = await FhirPeer.StartAsync(Profile);
+        Factory = new FhirEmrFactory(peer, Settings);
     }
 
     public async Task DisposeAsync()
@@ -56,4 +68,26 @@ public sealed class FhirEmrFixture : IAsyncLifetime
         await Factory.DisposeAsync();
         await peer.DisposeAsync();
     }
+}
+
+/// <summary>The peer as Oracle Health Millennium documents its FHIR R4 API.</summary>
+public sealed class OracleFhirEmrFixture : FhirEmrFixture
+{
+    protected override string Profile => "oracle";
+
+    // Millennium refuses _sort and lists Locations only by type or physical type (location.md "Search").
+    protected override Dictionary<string, string?> Settings => new()
+    {
+        ["Emrs:webdoc:Sort"] = "declared",
+        ["Emrs:webdoc:CareUnitQuery"] = "Location?-physicalType=bu",
+
+        // Millennium takes only document content types (document-reference.md "Create").
+        ["Emrs:webdoc:NoteFields"] = "text",
+    };
+}
+
+/// <summary>The peer as an Epic-style Argonaut scheduling server ($find/$book).</summary>
+public sealed class EpicFhirEmrFixture : FhirEmrFixture
+{
+    protected override string Profile => "epic";
 }

@@ -7,8 +7,8 @@ using Vardbro.Tests.Peers;
 
 namespace Vardbro.Server.Tests.Fhir;
 
-/// <summary>The quickstart flows over HTTP, with the EMR served from a FHIR server.</summary>
-public sealed class FhirQuickstartTests(FhirEmrFixture fixture) : IClassFixture<FhirEmrFixture>, IAsyncLifetime
+/// <summary>The quickstart flows over HTTP, with the EMR served from a FHIR server of each kind the peer imitates.</summary>
+public abstract class FhirQuickstartTests(FhirEmrFixture fixture) : IAsyncLifetime
 {
     private const string Unit = FhirEmrFactory.Unit;
     private const string Tolvan = Unit + "/patients/se_personal_number:191212121212";
@@ -33,7 +33,7 @@ public sealed class FhirQuickstartTests(FhirEmrFixture fixture) : IClassFixture<
     public async Task Find_or_get_patient()
     {
         using var client = fixture.Factory.Sandbox();
-        var found = (await client.GetJsonAsync($"{Unit}/patients?last_name=tolv")).AsArray();
+        var found = (await client.GetJsonAsync($"{Unit}/patients?last_name=tolvans")).AsArray();
         var tolvan = Assert.Single(found)!;
         Assert.Equal(FhirPeer.Tolvan, (string)tolvan["emr_id"]!);
         Assert.Equal("191212121212", (string)tolvan["se_personal_number"]!);
@@ -108,3 +108,12 @@ public sealed class FhirQuickstartTests(FhirEmrFixture fixture) : IClassFixture<
         Assert.Equal(pdf, bytes);
     }
 }
+
+/// <summary>Medplum's lenient server (slot-update booking).</summary>
+public sealed class DefaultFhirQuickstartTests(FhirEmrFixture fixture) : FhirQuickstartTests(fixture), IClassFixture<FhirEmrFixture>;
+
+/// <summary>Oracle Health Millennium (appointment-with-slot booking, its search rules).</summary>
+public sealed class OracleFhirQuickstartTests(OracleFhirEmrFixture fixture) : FhirQuickstartTests(fixture), IClassFixture<OracleFhirEmrFixture>;
+
+/// <summary>An Epic-style server (find-book booking).</summary>
+public sealed class EpicFhirQuickstartTests(EpicFhirEmrFixture fixture) : FhirQuickstartTests(fixture), IClassFixture<EpicFhirEmrFixture>;
