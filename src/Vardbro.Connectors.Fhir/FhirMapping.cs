@@ -484,16 +484,20 @@ public static class FhirMapping
 
     // ---- bundles -------------------------------------------------------------------------------
 
-    /// <summary>A <c>searchset</c> of <paramref name="resources"/>; <paramref name="next"/> is the next page's URL.</summary>
-    public static F.Bundle Searchset(IEnumerable<F.Resource> resources, string self, string? next, string fullUrlBase)
+    /// <summary>
+    /// A <c>searchset</c> of <paramref name="entries"/>, each under its <c>fullUrl</c>; <paramref name="next"/>
+    /// is the next page's URL. <c>total</c> is the number of matches, so it is set only when
+    /// <paramref name="complete"/> says the entries are all of them (no page before or after).
+    /// </summary>
+    public static F.Bundle Searchset(IEnumerable<(F.Resource Resource, string FullUrl)> entries, string self, string? next, bool complete)
     {
-        ArgumentNullException.ThrowIfNull(resources);
+        ArgumentNullException.ThrowIfNull(entries);
         var bundle = new F.Bundle { Type = F.Bundle.BundleType.Searchset, Id = Guid.NewGuid().ToString("N") };
-        foreach (var resource in resources)
+        foreach (var (resource, fullUrl) in entries)
         {
             bundle.Entry.Add(new F.Bundle.EntryComponent
             {
-                FullUrl = $"{fullUrlBase}{resource.TypeName}/{resource.Id}",
+                FullUrl = fullUrl,
                 Resource = resource,
                 Search = new F.Bundle.SearchComponent { Mode = F.Bundle.SearchEntryMode.Match },
             });
@@ -504,7 +508,8 @@ public static class FhirMapping
         {
             bundle.Link.Add(new F.Bundle.LinkComponent { Relation = "next", Url = next });
         }
-        else
+
+        if (complete && next is null)
         {
             bundle.Total = bundle.Entry.Count;
         }

@@ -114,6 +114,7 @@ careUnit.MapDocuments(DocumentLimits.From(app.Configuration));
 // The same reads as FHIR R4 resources, for every connector (docs/api.md, "FHIR-shaped output").
 var fhirCareUnit = api.MapGroup("/fhir/emrs/{emr}/care-units/{care_unit_id}").AddEndpointFilterFactory(CareUnitScope.Resolve);
 fhirCareUnit.MapFhir();
+api.MapGroup("/fhir/emrs/{emr}").AddEndpointFilterFactory(CareUnitScope.Resolve).MapFhirLocations();
 
 var admin = api.MapGroup("/admin");
 admin.MapClientsAdmin();

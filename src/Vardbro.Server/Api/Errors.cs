@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
 using Vardbro.Connectors;
+using Vardbro.Server.Features.Fhir;
 
 namespace Vardbro.Server.Api;
 
@@ -62,7 +63,7 @@ public static class ErrorTable
     public static string TypeOf(int status) => "/docs/errors#" + Entry(status).Code.ToLowerInvariant();
 }
 
-/// <summary>Writes the error envelope of API.md §4.</summary>
+/// <summary>Writes the error envelope of API.md §4; on the FHIR routes the same envelope as an <c>OperationOutcome</c>.</summary>
 public static class Problem
 {
     public const string ContentType = "application/problem+json";
@@ -77,7 +78,6 @@ public static class Problem
         var entry = ErrorTable.Entry(status);
         var response = context.Response;
         response.StatusCode = status;
-        response.ContentType = ContentType;
 
         // An error is never cached: what ASP.NET Core's exception handler sets on the answers it
         // writes, here also on those written by a middleware (401, 403).
@@ -89,6 +89,13 @@ public static class Problem
             response.Headers.RetryAfter = "1";
         }
 
+        if (FhirOutcome.Applies(context))
+        {
+            await FhirResult.WriteBodyAsync(context, FhirOutcome.From(status, entry.Code, detail, context.TraceIdentifier, errors));
+            return;
+        }
+
+        response.ContentType = ContentType;
         await using var json = new Utf8JsonWriter(response.Body, new JsonWriterOptions { Encoder = JsonEncoder });
         json.WriteStartObject();
         json.WriteString("code", entry.Code);

@@ -60,6 +60,9 @@ public static class OpenApiSetup
             }
 
             operation.Responses ??= [];
+
+            // The FHIR routes answer errors with the same envelope as an OperationOutcome (docs/api.md).
+            var fhir = path.StartsWith("/api/fhir/", StringComparison.Ordinal);
             foreach (var (status, description) in new[]
             {
                 ("400", "The request is invalid; errors[] names each problem."),
@@ -71,10 +74,15 @@ public static class OpenApiSetup
                 operation.Responses.TryAdd(status, new OpenApiResponse
                 {
                     Description = description,
-                    Content = new Dictionary<string, OpenApiMediaType>
-                    {
-                        ["application/problem+json"] = new() { Schema = new OpenApiSchemaReference(ProblemSchema, document) },
-                    },
+                    Content = fhir
+                        ? new Dictionary<string, OpenApiMediaType>
+                        {
+                            ["application/fhir+json"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.Object, Description = "A FHIR OperationOutcome: one issue per error of the envelope, with error_code in details.coding, path in expression, and the envelope's code and instance in extensions." } },
+                        }
+                        : new Dictionary<string, OpenApiMediaType>
+                        {
+                            ["application/problem+json"] = new() { Schema = new OpenApiSchemaReference(ProblemSchema, document) },
+                        },
                 });
             }
 

@@ -14,7 +14,8 @@ namespace Vardbro.Server.Tests.Fhir;
 
 /// <summary>
 /// The FHIR-shaped routes of the built-in connector (sandbox <c>webdoc</c>, care unit <c>L0_1</c>):
-/// every answer parses in Firely's strict mode and says what the JSON route says.
+/// every answer parses in Firely's strict mode and says what the JSON route says; errors are
+/// OperationOutcomes.
 /// </summary>
 public sealed class FhirOutputTests(VardbroFactory factory) : IClassFixture<VardbroFactory>
 {
@@ -50,14 +51,14 @@ public sealed class FhirOutputTests(VardbroFactory factory) : IClassFixture<Vard
     /// <summary>The resource's id and, in a Bundle, every entry's id are valid FHIR ids.</summary>
     private static void AssertValidIds(Resource resource)
     {
-        Assert.True(FhirIds.IsValid(resource.Id), $"{resource.TypeName}.id '{resource.Id}' is not a valid FHIR id");
+        Assert.True(resource is CapabilityStatement || FhirIds.IsValid(resource.Id), $"{resource.TypeName}.id '{resource.Id}' is not a valid FHIR id");
         if (resource is Bundle bundle)
         {
             Assert.All(bundle.Entry, e =>
             {
                 var entry = Assert.IsAssignableFrom<Resource>(e.Resource);
                 AssertValidIds(entry);
-                Assert.EndsWith($"/{entry.TypeName}/{entry.Id}", e.FullUrl, StringComparison.Ordinal);
+                Assert.StartsWith("http://localhost/api/fhir/emrs/webdoc/care-units/", e.FullUrl, StringComparison.Ordinal);
             });
         }
     }
@@ -72,6 +73,13 @@ public sealed class FhirOutputTests(VardbroFactory factory) : IClassFixture<Vard
     private static string? EmrId(IEnumerable<Identifier> identifiers) => identifiers.SingleOrDefault(i => i.System == EmrIdSystem)?.Value;
 
     private static List<KeyValuePair<string, string>> Sorted(IEnumerable<KeyValuePair<string, string>> content) => content.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
+
+    /// <summary>The path a reference points at (its absolute URL without the host).</summary>
+    private static string Path(ResourceReference? reference)
+    {
+        Assert.True(Uri.TryCreate(reference?.Reference, UriKind.Absolute, out var url), reference?.Reference);
+        return url.AbsolutePath;
+    }
 
     private static DateTimeOffset Instant(JsonNode? node) => DateTimeOffset.Parse((string)node!, CultureInfo.InvariantCulture);
 
@@ -142,6 +150,7 @@ public sealed class FhirOutputTests(VardbroFactory factory) : IClassFixture<Vard
         var last = Assert.Single(Entries<Patient>(page2));
         Assert.Equal("Cecilia", last.Name[0].Given.Single());
         Assert.DoesNotContain(page2.Link, l => l.Relation == "next");
+        Assert.Null(page2.Total); // the last page of three matches does not say 1
     }
 
     [Fact]
@@ -191,8 +200,10 @@ public sealed class FhirOutputTests(VardbroFactory factory) : IClassFixture<Vard
         Assert.Equal(json.Count, services.Count);
         Assert.Equal(json.Select(s => (string)s!["id"]!), services.Select(s => EmrId(s.Identifier)));
         Assert.Equal(json.Select(s => (string)s!["name"]!), services.Select(s => s.Name));
-        var location = await GetFhirAsync<Location>(client, Fhir);
-        Assert.All(services, s => Assert.Equal($"Location/{location.Id}", s.Location.Single().Reference));
+        Assert.All(services, s => Assert.Equal(("Location", "/api/fhir/emrs/webdoc/Location/L0_1"), (s.Location.Single().Type, Path(s.Location.Single()))));
+        Assert.Equal(
+            json.Select(s => $"{Fhir}/healthcare-services/{(string)s!["id"]!}"),
+            (await GetFhirAsync<Bundle>(client, $"{Fhir}/healthcare-services")).Entry.Select(e => new Uri(e.FullUrl!).AbsolutePath));
     }
 
     [Fact]
@@ -213,13 +224,13 @@ public sealed class FhirOutputTests(VardbroFactory factory) : IClassFixture<Vard
             Assert.Equal(end, slots[i].End);
             Assert.Equal(start.Offset, slots[i].Start!.Value.Offset); // shown in the care unit's offset, like the JSON route
             Assert.Equal(Slot.SlotStatus.Free, slots[i].Status);
-            Assert.Equal("Schedule/1001", slots[i].Schedule.Reference);
+            Assert.Equal($"{Fhir}/Schedule/emr_id:1001", Path(slots[i].Schedule));
         }
 
         Assert.Equal(slots.Count, slots.Select(s => s.Id).Distinct().Count());
 
         // The same checks and errors as the JSON route.
-        await client.GetProblemAsync($"{Fhir}/timeslots?start=2026-03-01T00:00:00%2B01:00&end=2026-07-01T00:00:00%2B01:00", HttpStatusCode.BadRequest, "INVALID_FIELD", "end");
+        await client.GetOutcomeAsync($"{Fhir}/timeslots?start=2026-03-01T00:00:00%2B01:00&end=2026-07-01T00:00:00%2B01:00", HttpStatusCode.BadRequest, "INVALID_FIELD", "end");
     }
 
     [Fact]
@@ -247,11 +258,10 @@ public sealed class FhirOutputTests(VardbroFactory factory) : IClassFixture<Vard
         Assert.Equal(Instant(booked["start"]), appointment.Start);
         Assert.Equal(Instant(booked["end"]), appointment.End);
         Assert.Equal("Via FHIR", appointment.Comment);
-        var location = await GetFhirAsync<Location>(client, Fhir);
-        var general = Entries<HealthcareService>(await GetFhirAsync<Bundle>(client, $"{Fhir}/healthcare-services")).Single(s => EmrId(s.Identifier) == "L0_1-general");
         Assert.Equal(
-            [$"Patient/{(string)tolvan["id"]!}", "Practitioner/1002", $"Location/{location.Id}", $"HealthcareService/{general.Id}"],
-            appointment.Participant.Select(p => p.Actor!.Reference));
+            [$"{Fhir}/Patient/emr_id:{(string)tolvan["emr_id"]!}", $"{Fhir}/Practitioner/emr_id:1002", "/api/fhir/emrs/webdoc/Location/L0_1", $"{Fhir}/HealthcareService/L0_1-general"],
+            appointment.Participant.Select(p => Path(p.Actor)));
+        Assert.Equal(["Patient", "Practitioner", "Location", "HealthcareService"], appointment.Participant.Select(p => p.Actor!.Type));
         Assert.All(appointment.Participant, p => Assert.Equal(ParticipationStatus.Accepted, p.Status));
 
         var list = Entries<Appointment>(await GetFhirAsync<Bundle>(client, $"{Fhir}/appointments?patient_id={Tolvan}&resource_id=1002"));
@@ -280,8 +290,8 @@ public sealed class FhirOutputTests(VardbroFactory factory) : IClassFixture<Vard
 
         var reference = await GetFhirAsync<DocumentReference>(client, $"{Fhir}/patients/{Tolvan}/medical-notes/{Uri.EscapeDataString(noteId)}");
         Assert.Equal(noteId, EmrId(reference.Identifier));
-        Assert.Equal($"Patient/{(string)tolvan["id"]!}", reference.Subject!.Reference);
-        Assert.Equal("Practitioner/1001", reference.Author.Single().Reference);
+        Assert.Equal($"{Fhir}/Patient/emr_id:{(string)tolvan["emr_id"]!}", Path(reference.Subject));
+        Assert.Equal($"{Fhir}/Practitioner/emr_id:1001", Path(reference.Author.Single()));
         Assert.Equal(CompositionStatus.Preliminary, reference.DocStatus);
         Assert.Equal("Statusanteckning", reference.Description);
         Assert.Equal(Instant(note["created_at"]), reference.Date);
@@ -344,21 +354,98 @@ public sealed class FhirOutputTests(VardbroFactory factory) : IClassFixture<Vard
     }
 
     [Fact]
-    public async Task Errors_keep_the_problem_envelope()
+    public async Task Errors_are_OperationOutcomes_carrying_the_envelope()
     {
         using var client = factory.Sandbox();
-        await client.GetProblemAsync($"{Fhir}/patients/emr_id:nobody", HttpStatusCode.NotFound, "NOT_FOUND", "patient_id");
-        await client.GetProblemAsync($"{Fhir}/patients/se_personal_number:191212121213", HttpStatusCode.BadRequest, "INVALID_PATIENT_ID", "patient_id");
-        await client.GetProblemAsync($"{Fhir}/patients", HttpStatusCode.BadRequest, "MISSING_REQUIRED_FIELD");
-        await client.GetProblemAsync($"{Fhir}/patients?last_name=x&limit=500", HttpStatusCode.BadRequest, "INVALID_FIELD", "limit");
-        await client.GetProblemAsync($"{Fhir}/patients/{Tolvan}/medical-notes/note_missing", HttpStatusCode.NotFound, "NOT_FOUND", "note_id");
-        await client.GetProblemAsync($"{Fhir}/patients/{Tolvan}/documents/doc_missing", HttpStatusCode.NotFound, "NOT_FOUND", "document_id");
-        await client.GetProblemAsync($"{Fhir}/appointments/nope", HttpStatusCode.NotFound, "NOT_FOUND", "appointment_id");
-        await client.GetProblemAsync($"{Fhir}/resources/emr_id:9999", HttpStatusCode.NotFound, "NOT_FOUND", "resource_id");
-        await client.GetProblemAsync("/api/fhir/emrs/webdoc/care-units/NOPE", HttpStatusCode.NotFound, "NOT_FOUND", "care_unit_id");
-        await client.GetProblemAsync("/api/fhir/emrs/nosuch/care-units/L0_1", HttpStatusCode.NotFound, "NOT_FOUND", "emr");
+        await client.GetOutcomeAsync($"{Fhir}/patients/emr_id:nobody", HttpStatusCode.NotFound, "NOT_FOUND", "patient_id");
+        await client.GetOutcomeAsync($"{Fhir}/patients/se_personal_number:191212121213", HttpStatusCode.BadRequest, "INVALID_PATIENT_ID", "patient_id");
+        await client.GetOutcomeAsync($"{Fhir}/patients", HttpStatusCode.BadRequest, "MISSING_REQUIRED_FIELD");
+        await client.GetOutcomeAsync($"{Fhir}/patients?last_name=x&limit=500", HttpStatusCode.BadRequest, "INVALID_FIELD", "limit");
+        await client.GetOutcomeAsync($"{Fhir}/patients/{Tolvan}/medical-notes/note_missing", HttpStatusCode.NotFound, "NOT_FOUND", "note_id");
+        await client.GetOutcomeAsync($"{Fhir}/patients/{Tolvan}/documents/doc_missing", HttpStatusCode.NotFound, "NOT_FOUND", "document_id");
+        await client.GetOutcomeAsync($"{Fhir}/appointments/nope", HttpStatusCode.NotFound, "NOT_FOUND", "appointment_id");
+        await client.GetOutcomeAsync($"{Fhir}/resources/emr_id:9999", HttpStatusCode.NotFound, "NOT_FOUND", "resource_id");
+        await client.GetOutcomeAsync($"{Fhir}/healthcare-services/nope", HttpStatusCode.NotFound, "NOT_FOUND", "healthcare_service_id");
+        await client.GetOutcomeAsync("/api/fhir/emrs/webdoc/care-units/NOPE", HttpStatusCode.NotFound, "NOT_FOUND", "care_unit_id");
+        await client.GetOutcomeAsync("/api/fhir/emrs/nosuch/care-units/L0_1", HttpStatusCode.NotFound, "NOT_FOUND", "emr");
+        await client.GetOutcomeAsync($"{Fhir}/no-such-route", HttpStatusCode.NotFound, "NOT_FOUND", "path");
+
+        // The shape a client reads: error_code in details.coding, details in details.text, path in
+        // expression, the envelope's code and instance in extensions; the issue type follows the status.
+        var outcome = await client.GetOutcomeAsync($"{Fhir}/patients/se_personal_number:191212121213", HttpStatusCode.BadRequest);
+        var issue = Assert.Single(outcome.Issue);
+        Assert.Equal(OperationOutcome.IssueSeverity.Error, issue.Severity);
+        Assert.Equal(OperationOutcome.IssueType.Invalid, issue.Code);
+        Assert.Equal("INVALID_PATIENT_ID", FhirConformance.ErrorCode(issue));
+        Assert.Equal("BAD_REQUEST", FhirConformance.Extension<Code>(issue, "urn:vardbro:fhir:code"));
+        Assert.Equal(["patient_id"], issue.Expression);
+        Assert.Equal(OperationOutcome.IssueType.NotFound, (await client.GetOutcomeAsync($"{Fhir}/appointments/nope", HttpStatusCode.NotFound)).Issue[0].Code);
         using var anonymous = factory.CreateClient();
-        await anonymous.GetProblemAsync($"{Fhir}/patients/{Tolvan}", HttpStatusCode.Unauthorized, "UNAUTHORIZED");
+        var login = await anonymous.GetOutcomeAsync($"{Fhir}/patients/{Tolvan}", HttpStatusCode.Unauthorized, "UNAUTHORIZED");
+        Assert.Equal(OperationOutcome.IssueType.Login, login.Issue[0].Code);
+        Assert.Equal("UNAUTHORIZED", FhirConformance.Extension<Code>(login.Issue[0], "urn:vardbro:fhir:code"));
+
+        // The JSON routes keep the problem envelope.
+        await client.GetProblemAsync($"{L01}/patients/emr_id:nobody", HttpStatusCode.NotFound, "NOT_FOUND", "patient_id");
+    }
+
+    [Fact]
+    public async Task Count_is_limit_and_total_is_given_only_for_a_complete_list()
+    {
+        using var client = factory.Sandbox();
+        foreach (var first in new[] { "Dagny", "Egon", "Frida" })
+        {
+            await client.PostJsonAsync($"{L01}/patients", new { first_name = first, last_name = "Fhirtotal" }, HttpStatusCode.Created);
+        }
+
+        var all = await GetFhirAsync<Bundle>(client, $"{Fhir}/patients?last_name=fhirtotal");
+        Assert.Equal(3, all.Total);
+        var page = await GetFhirAsync<Bundle>(client, $"{Fhir}/patients?last_name=fhirtotal&_count=1");
+        var pages = 1;
+        while (true)
+        {
+            Assert.Single(page.Entry);
+            Assert.Null(page.Total); // a page of a longer list: the number of matches is not known
+            if (page.Link.SingleOrDefault(l => l.Relation == "next") is not { } next)
+            {
+                break;
+            }
+
+            Assert.Contains("_count=1", next.Url, StringComparison.Ordinal);
+            page = await GetFhirAsync<Bundle>(client, next.Url!);
+            pages++;
+        }
+
+        Assert.Equal(3, pages);
+        Assert.Equal(3, (await GetFhirAsync<Bundle>(client, $"{Fhir}/patients?last_name=fhirtotal&_count=3")).Total);
+        await client.GetOutcomeAsync($"{Fhir}/patients?last_name=fhirtotal&_count=1&limit=1", HttpStatusCode.BadRequest, "INVALID_FIELD", "_count");
+        await client.GetOutcomeAsync($"{Fhir}/patients?last_name=fhirtotal&_count=0", HttpStatusCode.BadRequest, "INVALID_FIELD", "_count");
+        await client.GetOutcomeAsync($"{Fhir}/patients/{Tolvan}/medical-notes?_count=201", HttpStatusCode.BadRequest, "INVALID_FIELD", "_count");
+        await client.GetOutcomeAsync($"{Fhir}/resources?_count=5", HttpStatusCode.BadRequest, "INVALID_FIELD", "_count");
+        Assert.True((await GetFhirAsync<Bundle>(client, $"{Fhir}/appointments?_count=1")).Entry.Count <= 1);
+    }
+
+    [Fact]
+    public async Task The_metadata_is_a_CapabilityStatement_of_the_routes_this_EMR_serves()
+    {
+        using var client = factory.Sandbox();
+        var statement = await GetFhirAsync<CapabilityStatement>(client, $"{Fhir}/metadata");
+        Assert.Equal(CapabilityStatementKind.Instance, statement.Kind);
+        Assert.Equal(FHIRVersion.N4_0_1, statement.FhirVersion);
+        Assert.Equal(["json"], statement.Format);
+        Assert.Equal($"http://localhost{Fhir}", statement.Implementation!.Url);
+        var resources = statement.Rest.Single().Resource.ToDictionary(r => r.Type!, r => r);
+        Assert.Equal(
+            ["Appointment", "Device", "DocumentReference", "HealthcareService", "Location", "Patient", "Practitioner", "Schedule", "Slot"],
+            resources.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(
+            [CapabilityStatement.TypeRestfulInteraction.Read, CapabilityStatement.TypeRestfulInteraction.SearchType],
+            resources["Patient"].Interaction.Select(i => i.Code!.Value));
+        Assert.Equal(["first_name", "last_name", "birth_date", "phone", "email"], resources["Patient"].SearchParam.Select(p => p.Name));
+        Assert.Equal([CapabilityStatement.TypeRestfulInteraction.Read], resources["Location"].Interaction.Select(i => i.Code!.Value));
+
+        using var anonymous = factory.CreateClient();
+        await anonymous.GetOutcomeAsync($"{Fhir}/metadata", HttpStatusCode.Unauthorized, "UNAUTHORIZED");
     }
 
     [Fact]
@@ -370,10 +457,10 @@ public sealed class FhirOutputTests(VardbroFactory factory) : IClassFixture<Vard
 
         foreach (var url in new[] { Fhir, $"{Fhir}/patients/{Tolvan}", $"{Fhir}/patients?last_name=tolvansson", $"{Fhir}/resources", $"{Fhir}/patients/{Tolvan}/documents" })
         {
-            await client.GetProblemAsync(url, HttpStatusCode.Forbidden, "FORBIDDEN", "care_unit_id");
+            await client.GetOutcomeAsync(url, HttpStatusCode.Forbidden, "FORBIDDEN", "care_unit_id");
         }
 
-        await client.GetProblemAsync("/api/fhir/emrs/takecare/care-units/10/resources", HttpStatusCode.Forbidden, "FORBIDDEN");
+        await client.GetOutcomeAsync("/api/fhir/emrs/takecare/care-units/10/resources", HttpStatusCode.Forbidden, "FORBIDDEN");
         var l02 = await GetFhirAsync<Location>(client, "/api/fhir/emrs/webdoc/care-units/L0_2");
         Assert.Equal("L0_2", EmrId(l02.Identifier));
         await GetFhirAsync<Patient>(client, $"/api/fhir/emrs/webdoc/care-units/L0_2/patients/{Tolvan}");
@@ -414,7 +501,7 @@ public sealed class FhirOutputTests(VardbroFactory factory) : IClassFixture<Vard
         await GetFhirAsync<DocumentReference>(client, $"{Fhir}/patients/{Tolvan}/medical-notes/{(string)note["id"]!}");
         await GetFhirAsync<Bundle>(client, $"{Fhir}/patients/{Tolvan}/documents");
         await GetFhirAsync<DocumentReference>(client, $"{Fhir}/patients/{Tolvan}/documents/{(string)document["id"]!}");
-        await client.GetProblemAsync($"{Fhir}/patients/emr_id:nobody", HttpStatusCode.NotFound);
+        await client.GetOutcomeAsync($"{Fhir}/patients/emr_id:nobody", HttpStatusCode.NotFound);
 
         // Committed before each response: no waiting.
         var events = (await admin.GetJsonAsync($"/api/admin/audit?client_id={clientId}")).AsArray().Skip(before).ToList();

@@ -12,7 +12,8 @@ namespace Vardbro.Server.Features.Fhir;
 /// <summary>
 /// A 200 answer whose body is one FHIR R4 resource (a Bundle included) in FHIR's own JSON, written
 /// by the Firely serializer as <c>application/fhir+json</c>. Errors never take this path: they are
-/// thrown and written as the problem+json envelope like everywhere else.
+/// thrown like everywhere else, and <see cref="Problem"/> writes their envelope as an
+/// <c>OperationOutcome</c> (<see cref="FhirOutcome"/>) through <see cref="WriteBodyAsync"/>.
 /// </summary>
 public sealed class FhirResult(F.Resource resource) : IResult, IStatusCodeHttpResult, IContentTypeHttpResult, IValueHttpResult, IEndpointMetadataProvider
 {
@@ -35,8 +36,16 @@ public sealed class FhirResult(F.Resource resource) : IResult, IStatusCodeHttpRe
     {
         ArgumentNullException.ThrowIfNull(httpContext);
         httpContext.Response.StatusCode = StatusCodes.Status200OK;
+        await WriteBodyAsync(httpContext, Resource);
+    }
+
+    /// <summary>Writes <paramref name="resource"/> as the body, with the FHIR content type; the status is the caller's.</summary>
+    public static async Task WriteBodyAsync(HttpContext httpContext, F.Resource resource)
+    {
+        ArgumentNullException.ThrowIfNull(httpContext);
+        ArgumentNullException.ThrowIfNull(resource);
         httpContext.Response.ContentType = ContentTypeWithCharset;
-        await JsonSerializer.SerializeAsync(httpContext.Response.Body, Resource, Resource.GetType(), Options, httpContext.RequestAborted);
+        await JsonSerializer.SerializeAsync(httpContext.Response.Body, resource, resource.GetType(), Options, httpContext.RequestAborted);
     }
 
     /// <summary>Tells the OpenAPI document that the 200 answer is FHIR JSON (an object with <c>resourceType</c>).</summary>
