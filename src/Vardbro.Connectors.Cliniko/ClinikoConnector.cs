@@ -294,7 +294,7 @@ public sealed partial class ClinikoConnector :
             else if (patient.BirthDate is { } birthDate)
             {
                 var candidates = await http.ListAsync("patients?" + ClinikoJson.Q("date_of_birth:=" + ClinikoJson.Day(birthDate)), "patients", cancellationToken, maxPages: 5);
-                var same = candidates.Select(ToPatient).FirstOrDefault(c => SamePerson(c, patient));
+                var same = candidates.Select(ToPatient).FirstOrDefault(c => patient.IsSamePersonAs(c));
                 if (same is not null)
                 {
                     return new PatientCreation(same, Created: false);
@@ -306,33 +306,11 @@ public sealed partial class ClinikoConnector :
         }, cancellationToken);
     }
 
-    /// <summary>As the built-in EHR decides it: same names, same birth date, one shared phone or e-mail.</summary>
-    private static bool SamePerson(Patient existing, NewPatient patient)
-    {
-        if (TextFolding.Fold(existing.FirstName) != TextFolding.Fold(patient.FirstName) || TextFolding.Fold(existing.LastName) != TextFolding.Fold(patient.LastName))
-        {
-            return false;
-        }
-
-        var phones = existing.Phones.Select(p => PhoneNumbers.Normalize(p) ?? p).ToHashSet(StringComparer.Ordinal);
-        var emails = existing.Emails.Select(PhoneNumbers.NormalizeEmail).ToHashSet(StringComparer.Ordinal);
-        return patient.Phones.Any(p => phones.Contains(PhoneNumbers.Normalize(p) ?? p)) || patient.Emails.Any(e => emails.Contains(PhoneNumbers.NormalizeEmail(e)));
-    }
 
     private JsonObject ToCliniko(NewPatient patient)
     {
-        var birthDate = patient.BirthDate ?? patient.NationalId switch
-        {
-            { Type: IdType.SePersonalNumber } se => SwedishPersonalNumber.BirthDate(se.Value),
-            { Type: IdType.NoPersonalNumber } no => NorwegianPersonalNumber.BirthDate(no.Value),
-            _ => null,
-        };
-        var gender = patient.Gender ?? patient.NationalId switch
-        {
-            { Type: IdType.SePersonalNumber } se => SwedishPersonalNumber.Gender(se.Value),
-            { Type: IdType.NoPersonalNumber } no => NorwegianPersonalNumber.Gender(no.Value),
-            _ => null,
-        };
+        var birthDate = patient.BirthDateOrDerived;
+        var gender = patient.GenderOrDerived;
         var body = new JsonObject
         {
             ["first_name"] = patient.FirstName,

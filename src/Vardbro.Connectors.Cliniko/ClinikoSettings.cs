@@ -89,9 +89,9 @@ public sealed partial record ClinikoSettings(
             baseUrl = DefaultBaseUrl(key);
         }
 
-        var rpm = Number(code, get, "RequestsPerMinute", 200, 1, 100_000, problems);
-        var timeout = Number(code, get, "TimeoutSeconds", 10, 1, 600, problems);
-        var retries = Number(code, get, "ReadRetries", 2, 0, 10, problems);
+        var rpm = ConnectorSettings.Number(code, get, "RequestsPerMinute", 200, 1, 100_000, problems);
+        var timeout = ConnectorSettings.Number(code, get, "TimeoutSeconds", 10, 1, 600, problems);
+        var retries = ConnectorSettings.Number(code, get, "ReadRetries", 2, 0, 10, problems);
         var templates = ReadTemplates(code, get, problems);
         var nationalIdType = ReadNationalIdType(code, get, problems);
 
@@ -178,22 +178,6 @@ public sealed partial record ClinikoSettings(
         return mapped;
     }
 
-    private static int Number(string code, Func<string, string?> get, string key, int fallback, int min, int max, List<string> problems)
-    {
-        var raw = get(key);
-        if (raw is null)
-        {
-            return fallback;
-        }
-
-        if (int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
-        {
-            return value;
-        }
-
-        problems.Add($"Emrs:{code}:{key} must be a whole number from {min} to {max}.");
-        return fallback;
-    }
 }
 
 /// <summary>Cliniko's ids: strings of digits (19 of them today), never numbers that a double would round.</summary>

@@ -193,7 +193,7 @@ public sealed partial class FhirConnector :
             Add(parameters, "family:exact", patient.LastName);
             Add(parameters, "birthdate", birthDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
             var candidates = (await http.SearchAllAsync<F.Patient>(parameters.ToString(), cancellationToken)).ConvertAll(FhirMapping.ToPatient);
-            var same = candidates.Find(c => SamePerson(c, patient));
+            var same = candidates.Find(c => patient.IsSamePersonAs(c));
             if (same is not null)
             {
                 return new PatientCreation(same, Created: false);
@@ -204,18 +204,6 @@ public sealed partial class FhirConnector :
         return new PatientCreation(FhirMapping.ToPatient(made), Created: true);
     }
 
-    /// <summary>As the built-in EHR decides it: same names, same birth date, one shared phone or e-mail.</summary>
-    private static bool SamePerson(Patient existing, NewPatient patient)
-    {
-        if (TextFolding.Fold(existing.FirstName) != TextFolding.Fold(patient.FirstName) || TextFolding.Fold(existing.LastName) != TextFolding.Fold(patient.LastName))
-        {
-            return false;
-        }
-
-        var phones = existing.Phones.Select(p => PhoneNumbers.Normalize(p) ?? p).ToHashSet(StringComparer.Ordinal);
-        var emails = existing.Emails.Select(PhoneNumbers.NormalizeEmail).ToHashSet(StringComparer.Ordinal);
-        return patient.Phones.Any(p => phones.Contains(PhoneNumbers.Normalize(p) ?? p)) || patient.Emails.Any(e => emails.Contains(PhoneNumbers.NormalizeEmail(e)));
-    }
 
     private async Task<F.Patient?> FindByNationalIdAsync(TypedId id, CancellationToken cancellationToken)
     {

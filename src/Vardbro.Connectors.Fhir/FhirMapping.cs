@@ -187,18 +187,8 @@ public static class FhirMapping
             fhir.Identifier.Add(NationalIdentifier(nid));
         }
 
-        var birthDate = patient.BirthDate ?? patient.NationalId switch
-        {
-            { Type: IdType.SePersonalNumber } se => SwedishPersonalNumber.BirthDate(se.Value),
-            { Type: IdType.NoPersonalNumber } no => NorwegianPersonalNumber.BirthDate(no.Value),
-            _ => null,
-        };
-        var gender = patient.Gender ?? patient.NationalId switch
-        {
-            { Type: IdType.SePersonalNumber } se => SwedishPersonalNumber.Gender(se.Value),
-            { Type: IdType.NoPersonalNumber } no => NorwegianPersonalNumber.Gender(no.Value),
-            _ => null,
-        };
+        var birthDate = patient.BirthDateOrDerived;
+        var gender = patient.GenderOrDerived;
         FillPatient(fhir, patient.FirstName, patient.LastName, birthDate, gender, patient.Phones, patient.Emails, patient.Address);
         fhir.Extension.Add(new F.Extension(FhirSystems.RegisteredAtExtension, new F.ResourceReference("Location/" + careUnitId)));
         return fhir;

@@ -53,11 +53,11 @@ public sealed record FhirSettings(
             problems.Add($"Emrs:{code}:BaseUrl must be an absolute http(s) URL.");
         }
 
-        var timeout = Number(code, get, "TimeoutSeconds", 10, 1, 600, problems);
-        var retries = Number(code, get, "ReadRetries", 2, 0, 10, problems);
-        var minutes = Number(code, get, "DefaultServiceMinutes", 30, 5, 480, problems);
-        var horizon = Number(code, get, "ScheduleHorizonDays", 90, 1, 366, problems);
-        var maxPages = Number(code, get, "MaxPages", 100, 1, 10_000, problems);
+        var timeout = ConnectorSettings.Number(code, get, "TimeoutSeconds", 10, 1, 600, problems);
+        var retries = ConnectorSettings.Number(code, get, "ReadRetries", 2, 0, 10, problems);
+        var minutes = ConnectorSettings.Number(code, get, "DefaultServiceMinutes", 30, 5, 480, problems);
+        var horizon = ConnectorSettings.Number(code, get, "ScheduleHorizonDays", 90, 1, 366, problems);
+        var maxPages = ConnectorSettings.Number(code, get, "MaxPages", 100, 1, 10_000, problems);
         var conditional = true;
         if (get("ConditionalCreate") is { } flag && !bool.TryParse(flag, out conditional))
         {
@@ -107,22 +107,6 @@ public sealed record FhirSettings(
             : (new FhirSettings(baseUrl, TimeSpan.FromSeconds(timeout), retries, conditional, zone, minutes, horizon, code, maxPages, sort == "always", booking ?? FhirBooking.Auto, careUnitQuery, noteFields == "text"), problems);
     }
 
-    private static int Number(string code, Func<string, string?> get, string key, int fallback, int min, int max, List<string> problems)
-    {
-        var raw = get(key);
-        if (raw is null)
-        {
-            return fallback;
-        }
-
-        if (int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
-        {
-            return value;
-        }
-
-        problems.Add($"Emrs:{code}:{key} must be a whole number from {min} to {max}.");
-        return fallback;
-    }
 }
 
 /// <summary>The ways FHIR servers take bookings (README "Connecting a FHIR R4 server").</summary>

@@ -41,3 +41,30 @@ public interface IConnectorKind
     /// <summary>The connector for one EMR within one request scope (<paramref name="services"/> are that scope's).</summary>
     object Create(EmrDefinition emr, IServiceProvider services);
 }
+
+/// <summary>Reading a connector kind's settings: the checks every kind's settings share.</summary>
+public static class ConnectorSettings
+{
+    /// <summary>
+    /// The whole number at <paramref name="key"/> (relative to <c>Emrs:&lt;code&gt;</c>), <paramref name="fallback"/>
+    /// when unset; out of [<paramref name="min"/>, <paramref name="max"/>] or not a number is a problem naming the key.
+    /// </summary>
+    public static int Number(string code, Func<string, string?> get, string key, int fallback, int min, int max, ICollection<string> problems)
+    {
+        ArgumentNullException.ThrowIfNull(get);
+        ArgumentNullException.ThrowIfNull(problems);
+        var raw = get(key);
+        if (raw is null)
+        {
+            return fallback;
+        }
+
+        if (int.TryParse(raw, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
+        {
+            return value;
+        }
+
+        problems.Add($"Emrs:{code}:{key} must be a whole number from {min} to {max}.");
+        return fallback;
+    }
+}

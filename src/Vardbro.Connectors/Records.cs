@@ -83,7 +83,41 @@ public sealed record NewPatient(
     string? Gender,
     IReadOnlyList<string> Phones,
     IReadOnlyList<string> Emails,
-    PostalAddress? Address);
+    PostalAddress? Address)
+{
+    /// <summary>The birth date given, or the one a Swedish or Norwegian national id says (API.md §5).</summary>
+    public DateOnly? BirthDateOrDerived => BirthDate ?? NationalId switch
+    {
+        { Type: IdType.SePersonalNumber } se => SwedishPersonalNumber.BirthDate(se.Value),
+        { Type: IdType.NoPersonalNumber } no => NorwegianPersonalNumber.BirthDate(no.Value),
+        _ => null,
+    };
+
+    /// <summary>The gender given, or the one a Swedish or Norwegian national id says.</summary>
+    public string? GenderOrDerived => Gender ?? NationalId switch
+    {
+        { Type: IdType.SePersonalNumber } se => SwedishPersonalNumber.Gender(se.Value),
+        { Type: IdType.NoPersonalNumber } no => NorwegianPersonalNumber.Gender(no.Value),
+        _ => null,
+    };
+
+    /// <summary>
+    /// Without a national id, an existing patient is this one only with the same folded names and at
+    /// least one shared phone number or e-mail address (the birth date is the caller's search).
+    /// </summary>
+    public bool IsSamePersonAs(Patient existing)
+    {
+        ArgumentNullException.ThrowIfNull(existing);
+        if (TextFolding.Fold(existing.FirstName) != TextFolding.Fold(FirstName) || TextFolding.Fold(existing.LastName) != TextFolding.Fold(LastName))
+        {
+            return false;
+        }
+
+        var phones = existing.Phones.Select(p => PhoneNumbers.Normalize(p) ?? p).ToHashSet(StringComparer.Ordinal);
+        var emails = existing.Emails.Select(PhoneNumbers.NormalizeEmail).ToHashSet(StringComparer.Ordinal);
+        return Phones.Any(p => phones.Contains(PhoneNumbers.Normalize(p) ?? p)) || Emails.Any(e => emails.Contains(PhoneNumbers.NormalizeEmail(e)));
+    }
+}
 
 public sealed record PatientCreation(Patient Patient, bool Created);
 
