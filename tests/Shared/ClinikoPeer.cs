@@ -35,103 +35,18 @@ public sealed class ClinikoPeer : IAsyncDisposable
     public static readonly string[] SeededAppointments = ["1800000000000000001", "1800000000000000002", "1800000000000000003"];
     public const string SeededNote = "1900000000000000001";
 
-    private readonly Process process;
-    private readonly HttpClient control;
+    private readonly PeerProcess peer;
 
-    private ClinikoPeer(Process process, int port)
-    {
-        this.process = process;
-        Port = port;
-        control = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(30) };
-    }
+    private ClinikoPeer(PeerProcess peer) => this.peer = peer;
 
-    public int Port { get; }
+    public int Port => peer.Port;
 
     public string BaseUrl => $"http://127.0.0.1:{Port}/v1";
 
-    public static async Task<ClinikoPeer> StartAsync()
-    {
-        // A port found free can be taken before the peer binds it: then start again on another.
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await StartOnAsync(FreePort());
-            }
-            catch (PortTakenException) when (attempt < 5)
-            {
-            }
-        }
-    }
+    private HttpClient Control => peer.Control;
 
-    private static async Task<ClinikoPeer> StartOnAsync(int port)
-    {
-        var script = Path.Combine(RepositoryRoot(), "tests", "cliniko-peer", "start.sh");
-        var info = new ProcessStartInfo("bash", [script, port.ToString(System.Globalization.CultureInfo.InvariantCulture)])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the Cliniko peer.");
-        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data?.StartsWith("cliniko-peer listening", StringComparison.Ordinal) == true)
-            {
-                ready.TrySetResult();
-            }
-        };
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                errors.Enqueue(e.Data);
-            }
-        };
-        process.Exited += (_, _) =>
-        {
-            if (ready.Task.IsCompleted)
-            {
-                return;
-            }
-
-            try
-            {
-                process.WaitForExit();
-            }
-            catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
-            {
-            }
-
-            var output = string.Join('\n', errors);
-            ready.TrySetException(output.Contains("EADDRINUSE", StringComparison.Ordinal)
-                ? new PortTakenException(output)
-                : new InvalidOperationException("The Cliniko peer exited: " + output));
-        };
-        process.EnableRaisingEvents = true;
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
-        {
-            await ready.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        }
-        catch
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-
-            process.Dispose();
-            throw;
-        }
-
-        return new ClinikoPeer(process, port);
-    }
-
-    private sealed class PortTakenException(string message) : Exception(message);
+    public static async Task<ClinikoPeer> StartAsync() =>
+        new(await PeerProcess.StartAsync("cliniko-peer", "cliniko-peer listening", readyWithin: TimeSpan.FromSeconds(30)));
 
     /// <summary>Back to the seed: data, uploads, log, faults, rate windows and runtime settings.</summary>
     public Task ResetAsync() => PostAsync("__control/reset", null);
@@ -205,7 +120,7 @@ public sealed class ClinikoPeer : IAsyncDisposable
     /// <summary>The rate-limit report: the most requests any window of any key saw, and how many were refused.</summary>
     public async Task<(int Rpm, int MaxCount, int TotalRejected)> RateLimitAsync()
     {
-        using var document = JsonDocument.Parse(await control.GetStringAsync(new Uri("__control/rate-limit", UriKind.Relative)));
+        using var document = JsonDocument.Parse(await Control.GetStringAsync(new Uri("__control/rate-limit", UriKind.Relative)));
         var root = document.RootElement;
         return (root.GetProperty("rpm").GetInt32(), root.GetProperty("maxCount").GetInt32(), root.GetProperty("totalRejected").GetInt32());
     }
@@ -215,7 +130,7 @@ public sealed class ClinikoPeer : IAsyncDisposable
     /// <summary>The API and S3 requests the peer received since the last reset or clear.</summary>
     public async Task<IReadOnlyList<LoggedRequest>> RequestsAsync()
     {
-        using var document = JsonDocument.Parse(await control.GetStringAsync(new Uri("__control/requests", UriKind.Relative)));
+        using var document = JsonDocument.Parse(await Control.GetStringAsync(new Uri("__control/requests", UriKind.Relative)));
         return document.RootElement.EnumerateArray().Select(r => new LoggedRequest(
             r.GetProperty("method").GetString()!,
             r.GetProperty("path").GetString()!,
@@ -238,7 +153,7 @@ public sealed class ClinikoPeer : IAsyncDisposable
             ["appointment_type_id"] = type,
             ["business_id"] = Business,
         };
-        using var response = await control.PostAsync(new Uri("__control/individual_appointments", UriKind.Relative), Json(body));
+        using var response = await Control.PostAsync(new Uri("__control/individual_appointments", UriKind.Relative), Json(body));
         response.EnsureSuccessStatusCode();
         using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         return document.RootElement.GetProperty("id").GetString()!;
@@ -260,7 +175,7 @@ public sealed class ClinikoPeer : IAsyncDisposable
             request.Content = Json(body);
         }
 
-        using var response = await control.SendAsync(request);
+        using var response = await Control.SendAsync(request);
         if (!response.IsSuccessStatusCode)
         {
             throw new InvalidOperationException($"Cliniko peer {method} {path}: HTTP {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
@@ -271,50 +186,11 @@ public sealed class ClinikoPeer : IAsyncDisposable
     }
 
     /// <summary>Stops the server (SIGKILL), as an unreachable Cliniko.</summary>
-    public async Task StopAsync()
-    {
-        if (!process.HasExited)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-        }
-    }
+    public Task StopAsync() => peer.StopAsync();
 
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync();
-        process.Dispose();
-        control.Dispose();
-    }
+    public ValueTask DisposeAsync() => peer.DisposeAsync();
 
-    private async Task PostAsync(string path, JsonObject? body)
-    {
-        using var response = await control.PostAsync(new Uri(path, UriKind.Relative), body is null ? null : Json(body));
-        if (response.StatusCode != HttpStatusCode.OK && response.StatusCode != HttpStatusCode.NoContent)
-        {
-            throw new InvalidOperationException($"Cliniko peer control {path}: HTTP {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-        }
-    }
+    private Task PostAsync(string path, JsonObject? body) => peer.PostAsync(path, body is null ? null : Json(body));
 
     private static StringContent Json(JsonObject body) => new(body.ToJsonString(), Encoding.UTF8, "application/json");
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Vardbro.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Vardbro.slnx not found above " + AppContext.BaseDirectory);
-    }
 }
