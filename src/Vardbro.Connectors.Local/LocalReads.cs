@@ -248,7 +248,17 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
             row = PatientColumns.Read(reader, db, NewPatient());
         }
 
-        await LoadContactsAsync([row], cancellationToken);
+        // One patient's contacts straight from the index; the page form below would build a JSON list of one.
+        await using (var reader = await PreparedStatements.For(db, $"""
+            SELECT {ContactColumns.Sql} FROM "local_patient_contacts" WHERE "PatientKey" = @p0 ORDER BY "Position", "Key"
+            """, row.Key).ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                row.Contacts.Add(ContactColumns.Read(reader, db, new PatientContactRow { Kind = "", Value = "", Normalized = "" }));
+            }
+        }
+
         return row;
     }
 
@@ -326,7 +336,7 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
         var found = new List<PatientContactRow>();
         await using (var reader = await PreparedStatements.For(db, $"""
             SELECT {ContactColumns.Sql} FROM "local_patient_contacts"
-            WHERE "PatientKey" IN (SELECT value FROM json_each(@p0)) ORDER BY "PatientKey", "Position", "Key"
+            WHERE "PatientKey" IN (SELECT value FROM json_each(@p0))
             """, JsonSerializer.Serialize(rows.ConvertAll(x => x.Key))).ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
