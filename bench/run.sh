@@ -205,7 +205,7 @@ curl -sf "${auth[@]}" -o "$work/patient.json" "$server_url/api/emrs/bench/care-u
 
 # ---- 4./5. wrk --------------------------------------------------------------------------------
 export BENCH_DATA="$data" BENCH_THREADS="$threads"
-declare -A rps p50 p99 errs notes responses sent audited raw_files
+declare -A rps p50 p99 errs notes responses sent audited raw_files cpu_us
 order=()
 booking_rate=0
 
@@ -223,7 +223,12 @@ run_wrk() { # name script url audited(0|1)
   (cd "$here/wrk" && BENCH_WARMUP=1 BENCH_K0=100 BENCH_SLOT_START="$(( $(wc -l <"$data/slots_warmup.txt") / 2 ))" \
     wrk -t"$threads" -c"$connections" -d"${warmup}s" --timeout 10s -s "$script" "$url") >"$work/warmup-$slug.txt" 2>&1
   if [ "$is_audited" = 1 ]; then before=$(audit_settled); fi
+  # The process's CPU time over the measured run: per request, it does not depend on how fast the
+  # shared machine happens to be at the time, as req/s does (only on what the server does).
+  local pid=${baseline_pid:-$server_pid} ticks_before ticks_after
+  ticks_before=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
   (cd "$here/wrk" && wrk -t"$threads" -c"$connections" -d"${duration}s" --timeout 10s --latency -s "$script" "$url") >"$out" 2>&1
+  ticks_after=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
   if [ "$is_audited" = 1 ]; then after=$(audit_settled); fi
   line=$(grep '^BENCH_RESULT' "$out" || true)
   [ -n "$line" ] || { cat "$out" >&2; log "$name: no result from wrk"; exit 1; }
@@ -235,6 +240,7 @@ run_wrk() { # name script url audited(0|1)
   responses[$name]=$(field requests "$line")
   sent[$name]=$(field sent "$line")
   notes[$name]="statuses $(field statuses "$line")"
+  cpu_us[$name]=$(awk -v t=$((ticks_after - ticks_before)) -v hz="$(getconf CLK_TCK)" -v n="$(field requests "$line")" 'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / n; else print "-" }')
   if [ "$is_audited" = 1 ]; then audited[$name]=$((after - before)); fi
   case "$name" in
     "POST appointment"*)
@@ -336,10 +342,10 @@ if [ "$audit_end" -ge "$run_responses" ] && [ "$audit_end" -le "$run_sent" ]; th
   echo "- Server peak RSS (VmHWM at the end): **$(mb $((vmhwm_kb * 1024)))** (VmRSS at the end $(mb $((vmrss_kb * 1024))))."
   echo "- wrk: -t$threads -c$connections -d${duration}s --latency --timeout 10s per scenario, after a JIT warm-up of every scenario (${jit_warmup}s each) and a ${warmup}s warm-up right before it; Lua scripts in bench/wrk/."
   echo
-  echo "| scenario | req/s | p50 (ms) | p99 (ms) | vs baseline req/s | errors | notes |"
-  echo "|---|---:|---:|---:|---:|---:|---|"
+  echo "| scenario | req/s | p50 (ms) | p99 (ms) | vs baseline req/s | server CPU µs/req | errors | notes |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---|"
   for n in "${order[@]}"; do
-    echo "| $n | $(num "${rps[$n]}") | ${p50[$n]} | ${p99[$n]} | $(pct "${rps[$n]}" "$baseline_rps") | ${errs[$n]} | ${notes[$n]} |"
+    echo "| $n | $(num "${rps[$n]}") | ${p50[$n]} | ${p99[$n]} | $(pct "${rps[$n]}" "$baseline_rps") | ${cpu_us[$n]} | ${errs[$n]} | ${notes[$n]} |"
   done
   echo
   echo "Errors are socket errors/timeouts plus unexpected statuses: anything but 200 for the GETs and the search, but 201/409 for POST appointment, but 201/200 for POST patient."
