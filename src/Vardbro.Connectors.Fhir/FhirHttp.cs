@@ -147,22 +147,7 @@ internal sealed partial class FhirHttp(HttpClient client, FhirSettings settings)
         where T : F.Resource
     {
         using var request = new HttpRequestMessage(HttpMethod.Put, $"{resource.TypeName}/{resource.Id}") { Content = Body(resource) };
-        request.Headers.Add("Prefer", "return=representation");
-        if (ifMatchVersion is not null)
-        {
-            request.Headers.TryAddWithoutValidation("If-Match", $"W/\"{ifMatchVersion}\"");
-        }
-
-        using var response = await SendAsync(request, cancellationToken);
-        if (response.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict)
-        {
-            throw new FhirVersionConflictException();
-        }
-
-        await EnsureSuccessAsync(response, cancellationToken);
-        return await ParseOrNullAsync<T>(response, cancellationToken)
-            ?? await ReadAsync<T>($"{resource.TypeName}/{resource.Id}", cancellationToken)
-            ?? throw new EmrBadAnswerException($"The EMR's updated {resource.TypeName} could not be read back.");
+        return await SendVersionedAsync<T>(request, ifMatchVersion, $"{resource.TypeName}/{resource.Id}", cancellationToken);
     }
 
     /// <summary>
@@ -178,6 +163,17 @@ internal sealed partial class FhirHttp(HttpClient client, FhirSettings settings)
             Content = new StringContent(JsonSerializer.Serialize(operations), Encoding.UTF8),
         };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json-patch+json");
+        return await SendVersionedAsync<T>(request, ifMatchVersion, path, cancellationToken);
+    }
+
+    /// <summary>
+    /// Sends a change conditional on <paramref name="ifMatchVersion"/> (a stale version is
+    /// <see cref="FhirVersionConflictException"/>) and returns the resource as it is afterwards, read
+    /// back from <paramref name="path"/> where the answer has no body.
+    /// </summary>
+    private async Task<T> SendVersionedAsync<T>(HttpRequestMessage request, string? ifMatchVersion, string path, CancellationToken cancellationToken)
+        where T : F.Resource
+    {
         request.Headers.Add("Prefer", "return=representation");
         if (ifMatchVersion is not null)
         {
@@ -193,7 +189,7 @@ internal sealed partial class FhirHttp(HttpClient client, FhirSettings settings)
         await EnsureSuccessAsync(response, cancellationToken);
         return await ParseOrNullAsync<T>(response, cancellationToken)
             ?? await ReadAsync<T>(path, cancellationToken)
-            ?? throw new EmrBadAnswerException($"The EMR's patched {typeof(T).Name} could not be read back.");
+            ?? throw new EmrBadAnswerException($"The EMR's changed {typeof(T).Name} could not be read back.");
     }
 
     /// <summary>Invokes an operation (<c>Appointment/$find</c>, <c>Appointment/$book</c>) with a Parameters body; the answer as a Bundle.</summary>

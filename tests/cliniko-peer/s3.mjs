@@ -1,6 +1,8 @@
 // A small stand-in for the S3 bucket Cliniko stores patient attachments in: it hands out
 // presigned POST policies, takes the multipart upload, answers in S3's XML, and serves processed
 // files through short-lived presigned GET URLs. Served by the peer itself under /__s3/<bucket>/.
+// Imitates the upload half of cliniko-api guides/uploading_patient_attachments.md ("Upload the file to S3":
+// a multipart POST of the presigned fields and the file, answered 201 with S3's XML).
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { ApiError } from './common.mjs';
 
