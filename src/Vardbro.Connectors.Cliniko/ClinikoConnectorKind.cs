@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -42,22 +41,12 @@ public sealed class ClinikoConnectorKind(ClinikoTransports transports) : IConnec
 }
 
 /// <summary>One transport per Cliniko EMR for the server's life: its rate budget and connections are shared by all requests.</summary>
-public sealed class ClinikoTransports : IDisposable
+public sealed class ClinikoTransports : PerEmr<ClinikoTransport>
 {
-    private readonly ConcurrentDictionary<string, Lazy<ClinikoTransport>> transports = new(StringComparer.Ordinal);
-
     public ClinikoTransport For(ClinikoSettings settings, TimeProvider time, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        return transports.GetOrAdd(settings.Code, _ => new Lazy<ClinikoTransport>(() => ClinikoTransport.Create(settings, time, logger))).Value;
-    }
-
-    public void Dispose()
-    {
-        foreach (var transport in transports.Values.Where(t => t.IsValueCreated))
-        {
-            transport.Value.Dispose();
-        }
+        return GetOrCreate(settings.Code, () => ClinikoTransport.Create(settings, time, logger));
     }
 }
 

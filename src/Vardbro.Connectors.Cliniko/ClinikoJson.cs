@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Text.Json;
-
 namespace Vardbro.Connectors.Cliniko;
 
 /// <summary>Reading Cliniko's JSON leniently: a missing or null field is null, never an exception.</summary>

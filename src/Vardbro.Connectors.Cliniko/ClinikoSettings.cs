@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Text.RegularExpressions;
-
 namespace Vardbro.Connectors.Cliniko;
 
 /// <summary>One Cliniko EMR's settings, from <c>Emrs:&lt;code&gt;:…</c>.</summary>

@@ -1,7 +1,3 @@
-using System.Globalization;
-using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;

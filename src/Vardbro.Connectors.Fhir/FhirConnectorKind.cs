@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Vardbro.Connectors.Fhir.Auth;
 
@@ -42,22 +41,12 @@ public sealed class FhirConnectorKind(FhirClients clients) : IConnectorKind
 }
 
 /// <summary>One HttpClient per FHIR EMR for the server's life: its connections and tokens are shared by all requests.</summary>
-public sealed class FhirClients : IDisposable
+public sealed class FhirClients : PerEmr<HttpClient>
 {
-    private readonly ConcurrentDictionary<string, Lazy<HttpClient>> clients = new(StringComparer.Ordinal);
-
     public HttpClient For(string emr, FhirEmrSettings settings, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        return clients.GetOrAdd(emr, _ => new Lazy<HttpClient>(() => FhirTransport.Create(settings.Server, settings.Auth, time))).Value;
-    }
-
-    public void Dispose()
-    {
-        foreach (var client in clients.Values.Where(c => c.IsValueCreated))
-        {
-            client.Value.Dispose();
-        }
+        return GetOrCreate(emr, () => FhirTransport.Create(settings.Server, settings.Auth, time));
     }
 }
 

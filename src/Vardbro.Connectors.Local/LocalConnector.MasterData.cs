@@ -131,87 +131,109 @@ public sealed partial class LocalConnector
     public Task<Resource> CreateResourceAsync(string careUnitId, NewResource resource, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(resource);
-        return ChangingMasterDataAsync(async () =>
-        {
-            await RequireCareUnitRowAsync(careUnitId, cancellationToken);
-            if (await Resources.AnyAsync(x => x.Id == resource.Id, cancellationToken))
-            {
-                throw Exists("resource");
-            }
-
-            await RequireUniqueHsaIdAsync(resource, cancellationToken);
-            var row = new ResourceRow { Emr = emr, Id = resource.Id, CareUnitId = careUnitId, Name = resource.Name, Title = resource.Title, Kind = resource.Kind, HsaId = resource.HsaId, SePersonalNumber = resource.SePersonalNumber };
-            await AddAsync(row, cancellationToken);
-            return ToRecord(row);
-        }, cancellationToken);
+        return CreatePartAsync(
+            careUnitId,
+            "resource",
+            new ResourceRow { Emr = emr, Id = resource.Id, CareUnitId = careUnitId, Name = resource.Name, Title = resource.Title, Kind = resource.Kind, HsaId = resource.HsaId, SePersonalNumber = resource.SePersonalNumber },
+            () => RequireUniqueHsaIdAsync(resource, cancellationToken),
+            ToRecord,
+            cancellationToken);
     }
 
     public Task<Resource?> UpdateResourceAsync(string careUnitId, NewResource resource, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(resource);
-        return ChangingMasterDataAsync<Resource?>(async () =>
-        {
-            var row = await db.Set<ResourceRow>().FirstOrDefaultAsync(x => x.Emr == emr && x.CareUnitId == careUnitId && x.Id == resource.Id, cancellationToken);
-            if (row is null)
+        return UpdatePartAsync<ResourceRow, Resource>(
+            careUnitId,
+            resource.Id,
+            () => RequireUniqueHsaIdAsync(resource, cancellationToken),
+            row =>
             {
-                return null;
-            }
-
-            await RequireUniqueHsaIdAsync(resource, cancellationToken);
-            row.Name = resource.Name;
-            row.Title = resource.Title;
-            row.Kind = resource.Kind;
-            row.HsaId = resource.HsaId;
-            row.SePersonalNumber = resource.SePersonalNumber;
-            await SaveAsync(cancellationToken);
-            return ToRecord(row);
-        }, cancellationToken);
+                row.Name = resource.Name;
+                row.Title = resource.Title;
+                row.Kind = resource.Kind;
+                row.HsaId = resource.HsaId;
+                row.SePersonalNumber = resource.SePersonalNumber;
+            },
+            ToRecord,
+            cancellationToken);
     }
 
     public Task<bool> DeleteResourceAsync(string careUnitId, string resourceId, CancellationToken cancellationToken) =>
-        ChangingMasterDataAsync(async () =>
-            await db.Set<ResourceRow>().Where(x => x.Emr == emr && x.CareUnitId == careUnitId && x.Id == resourceId).ExecuteDeleteAsync(cancellationToken) > 0,
-            cancellationToken);
+        DeletePartAsync<ResourceRow>(careUnitId, resourceId, cancellationToken);
 
     public Task<HealthcareService> CreateHealthcareServiceAsync(string careUnitId, NewHealthcareService service, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(service);
-        return ChangingMasterDataAsync(async () =>
-        {
-            await RequireCareUnitRowAsync(careUnitId, cancellationToken);
-            if (await Services.AnyAsync(x => x.Id == service.Id, cancellationToken))
-            {
-                throw Exists("healthcare service");
-            }
-
-            var row = new HealthcareServiceRow { Emr = emr, Id = service.Id, CareUnitId = careUnitId, Name = service.Name, Description = service.Description, DurationMinutes = service.DurationMinutes };
-            await AddAsync(row, cancellationToken);
-            return ToRecord(row);
-        }, cancellationToken);
+        return CreatePartAsync(
+            careUnitId,
+            "healthcare service",
+            new HealthcareServiceRow { Emr = emr, Id = service.Id, CareUnitId = careUnitId, Name = service.Name, Description = service.Description, DurationMinutes = service.DurationMinutes },
+            () => Task.CompletedTask,
+            ToRecord,
+            cancellationToken);
     }
 
     public Task<HealthcareService?> UpdateHealthcareServiceAsync(string careUnitId, NewHealthcareService service, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(service);
-        return ChangingMasterDataAsync<HealthcareService?>(async () =>
+        return UpdatePartAsync<HealthcareServiceRow, HealthcareService>(
+            careUnitId,
+            service.Id,
+            () => Task.CompletedTask,
+            row =>
+            {
+                row.Name = service.Name;
+                row.Description = service.Description;
+                row.DurationMinutes = service.DurationMinutes;
+            },
+            ToRecord,
+            cancellationToken);
+    }
+
+    public Task<bool> DeleteHealthcareServiceAsync(string careUnitId, string serviceId, CancellationToken cancellationToken) =>
+        DeletePartAsync<HealthcareServiceRow>(careUnitId, serviceId, cancellationToken);
+
+    /// <summary>Adds a resource or service to its care unit; its id must be new in the EMR, whatever the care unit.</summary>
+    private Task<TRecord> CreatePartAsync<TRow, TRecord>(
+        string careUnitId, string what, TRow row, Func<Task> check, Func<TRow, TRecord> toRecord, CancellationToken cancellationToken)
+        where TRow : class, ICareUnitPart =>
+        ChangingMasterDataAsync(async () =>
         {
-            var row = await db.Set<HealthcareServiceRow>().FirstOrDefaultAsync(x => x.Emr == emr && x.CareUnitId == careUnitId && x.Id == service.Id, cancellationToken);
+            await RequireCareUnitRowAsync(careUnitId, cancellationToken);
+            if (await db.Set<TRow>().AnyAsync(x => x.Emr == emr && x.Id == row.Id, cancellationToken))
+            {
+                throw Exists(what);
+            }
+
+            await check();
+            await AddAsync(row, cancellationToken);
+            return toRecord(row);
+        }, cancellationToken);
+
+    /// <summary>Changes a resource or service of the care unit; null when the care unit has none with that id.</summary>
+    private Task<TRecord?> UpdatePartAsync<TRow, TRecord>(
+        string careUnitId, string id, Func<Task> check, Action<TRow> change, Func<TRow, TRecord> toRecord, CancellationToken cancellationToken)
+        where TRow : class, ICareUnitPart
+        where TRecord : class =>
+        ChangingMasterDataAsync<TRecord?>(async () =>
+        {
+            var row = await db.Set<TRow>().FirstOrDefaultAsync(x => x.Emr == emr && x.CareUnitId == careUnitId && x.Id == id, cancellationToken);
             if (row is null)
             {
                 return null;
             }
 
-            row.Name = service.Name;
-            row.Description = service.Description;
-            row.DurationMinutes = service.DurationMinutes;
+            await check();
+            change(row);
             await SaveAsync(cancellationToken);
-            return ToRecord(row);
+            return toRecord(row);
         }, cancellationToken);
-    }
 
-    public Task<bool> DeleteHealthcareServiceAsync(string careUnitId, string serviceId, CancellationToken cancellationToken) =>
+    private Task<bool> DeletePartAsync<TRow>(string careUnitId, string id, CancellationToken cancellationToken)
+        where TRow : class, ICareUnitPart =>
         ChangingMasterDataAsync(async () =>
-            await db.Set<HealthcareServiceRow>().Where(x => x.Emr == emr && x.CareUnitId == careUnitId && x.Id == serviceId).ExecuteDeleteAsync(cancellationToken) > 0,
+            await db.Set<TRow>().Where(x => x.Emr == emr && x.CareUnitId == careUnitId && x.Id == id).ExecuteDeleteAsync(cancellationToken) > 0,
             cancellationToken);
 
     /// <summary>The care unit as stored, bypassing the cache: a write must not rely on what another instance may have deleted.</summary>

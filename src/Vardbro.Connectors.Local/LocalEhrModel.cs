@@ -4,6 +4,16 @@ namespace Vardbro.Connectors.Local;
 
 // The built-in EHR's tables. Every row carries its EMR code, so several local EMRs share one database.
 
+/// <summary>Master data that belongs to one care unit of one EMR, kept by id there.</summary>
+public interface ICareUnitPart
+{
+    string Emr { get; }
+
+    string Id { get; }
+
+    string CareUnitId { get; }
+}
+
 public sealed class CareUnitRow
 {
     public required string Emr { get; set; }
@@ -14,7 +24,7 @@ public sealed class CareUnitRow
     public bool RequiresConfirmation { get; set; }
 }
 
-public sealed class ResourceRow
+public sealed class ResourceRow : ICareUnitPart
 {
     public required string Emr { get; set; }
     public required string Id { get; set; }
@@ -26,7 +36,7 @@ public sealed class ResourceRow
     public string? SePersonalNumber { get; set; }
 }
 
-public sealed class HealthcareServiceRow
+public sealed class HealthcareServiceRow : ICareUnitPart
 {
     public required string Emr { get; set; }
     public required string Id { get; set; }

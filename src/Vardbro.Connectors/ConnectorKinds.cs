@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace Vardbro.Connectors;
 
 /// <summary>One EMR as configured under <c>Emrs:&lt;code&gt;</c>.</summary>
@@ -66,5 +68,27 @@ public static class ConnectorSettings
 
         problems.Add($"Emrs:{code}:{key} must be a whole number from {min} to {max}.");
         return fallback;
+    }
+}
+
+/// <summary>
+/// One long-lived object per EMR code (an HTTP client, a transport with its rate budget), made on first
+/// use and shared by every request for the server's life; disposed with the server.
+/// </summary>
+public abstract class PerEmr<T> : IDisposable
+    where T : class, IDisposable
+{
+    private readonly ConcurrentDictionary<string, Lazy<T>> items = new(StringComparer.Ordinal);
+
+    protected T GetOrCreate(string emr, Func<T> create) => items.GetOrAdd(emr, _ => new Lazy<T>(create)).Value;
+
+    public void Dispose()
+    {
+        foreach (var item in items.Values.Where(i => i.IsValueCreated))
+        {
+            item.Value.Dispose();
+        }
+
+        GC.SuppressFinalize(this);
     }
 }

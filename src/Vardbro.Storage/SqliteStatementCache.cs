@@ -45,27 +45,17 @@ public sealed class SqliteStatementCache : DbCommandInterceptor
     public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(ReaderExecuting(command, eventData, result));
 
-    public override InterceptionResult<int> NonQueryExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<int> result)
-    {
-        if (Take(command) is not { } entry)
-        {
-            return result;
-        }
-
-        try
-        {
-            return InterceptionResult<int>.SuppressWithResult(entry.Command.ExecuteNonQuery());
-        }
-        finally
-        {
-            entry.Busy = false;
-        }
-    }
+    public override InterceptionResult<int> NonQueryExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<int> result) =>
+        Run(command, result, static c => c.ExecuteNonQuery());
 
     public override ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(DbCommand command, CommandEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(NonQueryExecuting(command, eventData, result));
 
-    public override InterceptionResult<object> ScalarExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<object> result)
+    public override InterceptionResult<object> ScalarExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<object> result) =>
+        Run(command, result, static c => c.ExecuteScalar()!);
+
+    /// <summary>Runs <paramref name="command"/>'s cached twin, when it has one free, in its place.</summary>
+    private static InterceptionResult<T> Run<T>(DbCommand command, InterceptionResult<T> result, Func<SqliteCommand, T> execute)
     {
         if (Take(command) is not { } entry)
         {
@@ -74,7 +64,7 @@ public sealed class SqliteStatementCache : DbCommandInterceptor
 
         try
         {
-            return InterceptionResult<object>.SuppressWithResult(entry.Command.ExecuteScalar()!);
+            return InterceptionResult<T>.SuppressWithResult(execute(entry.Command));
         }
         finally
         {
