@@ -77,7 +77,9 @@ public sealed class ClinikoTransport : IDisposable
             handler = new ResilienceHandler(pipeline) { InnerHandler = handler };
         }
 
-        var api = new HttpClient(handler)
+        var measured = ConnectorTelemetry.Handler(ClinikoConnectorKind.KindName, settings.Code, settings.BaseUrl);
+        measured.InnerHandler = handler;
+        var api = new HttpClient(measured)
         {
             BaseAddress = settings.BaseUrl,
 

@@ -46,7 +46,7 @@ public sealed class FhirClients : PerEmr<HttpClient>
     public HttpClient For(string emr, FhirEmrSettings settings, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        return GetOrCreate(emr, () => FhirTransport.Create(settings.Server, settings.Auth, time));
+        return GetOrCreate(emr, () => FhirTransport.Create(settings.Server, settings.Auth, time, emr));
     }
 }
 

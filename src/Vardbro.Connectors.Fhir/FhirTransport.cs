@@ -11,7 +11,8 @@ namespace Vardbro.Connectors.Fhir;
 /// </summary>
 public static class FhirTransport
 {
-    public static HttpClient Create(FhirSettings settings, FhirAuthSettings auth, TimeProvider time)
+    /// <param name="emr">The EMR code its calls are measured under (<see cref="ConnectorTelemetry"/>).</param>
+    public static HttpClient Create(FhirSettings settings, FhirAuthSettings auth, TimeProvider time, string emr = "fhir")
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(auth);
@@ -42,7 +43,10 @@ public static class FhirTransport
         };
         var tokenTransport = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = settings.Timeout };
         var authentication = new FhirAuthHandler(auth, tokenTransport, time) { InnerHandler = network };
-        return new HttpClient(new ResilienceHandler(pipeline.Build()) { InnerHandler = authentication })
+        var resilience = new ResilienceHandler(pipeline.Build()) { InnerHandler = authentication };
+        var measured = ConnectorTelemetry.Handler(FhirConnectorKind.KindName, emr, settings.BaseUrl);
+        measured.InnerHandler = resilience;
+        return new HttpClient(measured)
         {
             BaseAddress = settings.BaseUrl,
 

@@ -25,6 +25,7 @@ using Vardbro.Server.Idempotency;
 using Vardbro.Server.Notifications;
 using Vardbro.Server.Sandbox;
 using Vardbro.Server.Storage;
+using Vardbro.Server.Telemetry;
 
 // Malformed JSON read through the PipeReader-based binder leaves the connection in a broken state
 // (Kestrel then drops it); the stream-based reader reports the same JsonException cleanly.
@@ -70,6 +71,7 @@ builder.Services.Configure<JsonOptions>(o =>
     o.SerializerOptions.Encoder = Problem.JsonEncoder;
 });
 builder.Services.AddOpenApi(OpenApiSetup.Configure);
+builder.AddVardbroTelemetry();
 
 var app = builder.Build();
 
@@ -87,12 +89,14 @@ app.UseMiddleware<RequestIdMiddleware>();
 app.UseExceptionHandler();
 app.UseStatusCodePages(ErrorPages.WriteStatusCodePageAsync);
 app.UseRouting();
+app.UseMiddleware<RequestLogMiddleware>();
 app.UseMiddleware<BodySizeLimitMiddleware>();
 app.UseMiddleware<AuthMiddleware>();
 app.UseMiddleware<IdempotencyMiddleware>();
 
 // ---- routes ---------------------------------------------------------------------------------
 app.MapHealth();
+app.MapVardbroMetrics();
 app.MapOpenApi();
 app.MapScalarApiReference("/docs/reference");
 app.MapGet("/docs/errors", ErrorPages.Reference).ExcludeFromDescription();

@@ -249,6 +249,9 @@ public sealed class RequestIdMiddleware(RequestDelegate next)
         var id = Guid.NewGuid().ToString();
         context.TraceIdentifier = id;
 
+        // The request's trace carries its x-request-id, so either finds the other.
+        System.Diagnostics.Activity.Current?.SetTag("vardbro.request_id", id);
+
         // Set when the response starts, so that the exception handler clearing the response keeps it.
         context.Response.OnStarting(() =>
         {

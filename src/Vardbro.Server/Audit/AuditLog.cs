@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using Vardbro.Connectors;
 using Vardbro.Server.Api;
@@ -12,7 +14,7 @@ namespace Vardbro.Server.Audit;
 /// that cannot be stored, or not within <c>Audit:MaxWaitSeconds</c> (default 30), turns the
 /// response into a 503, so no answer goes out without its event and no request waits for ever.
 /// </summary>
-public sealed partial class AuditLog(IServiceScopeFactory scopes, AuditStore store, ILogger<AuditLog> logger, IConfiguration configuration) : BackgroundService
+public sealed partial class AuditLog : BackgroundService
 {
     private const int MaxBatch = 1000;
 
@@ -21,7 +23,28 @@ public sealed partial class AuditLog(IServiceScopeFactory scopes, AuditStore sto
     private readonly Channel<(AuditEventRow Row, TaskCompletionSource Done)> queue =
         Channel.CreateUnbounded<(AuditEventRow, TaskCompletionSource)>(new UnboundedChannelOptions { SingleReader = true });
 
-    private readonly TimeSpan maxWait = TimeSpan.FromSeconds(configuration.GetValue("Audit:MaxWaitSeconds", 30.0));
+    private readonly IServiceScopeFactory scopes;
+    private readonly AuditStore store;
+    private readonly ILogger<AuditLog> logger;
+    private readonly TimeSpan maxWait;
+    private readonly Histogram<double> commitDuration;
+    private readonly Counter<long> committed;
+
+    // The single-reader channel cannot count what it holds; this does, for the queue-depth gauge.
+    private int depth;
+
+    public AuditLog(IServiceScopeFactory scopes, AuditStore store, ILogger<AuditLog> logger, IConfiguration configuration, IMeterFactory meters)
+    {
+        ArgumentNullException.ThrowIfNull(meters);
+        this.scopes = scopes;
+        this.store = store;
+        this.logger = logger;
+        maxWait = TimeSpan.FromSeconds(configuration.GetValue("Audit:MaxWaitSeconds", 30.0));
+        var meter = meters.Create(Telemetry.VardbroMetrics.MeterName);
+        meter.CreateObservableGauge("vardbro.audit.queue.depth", () => Volatile.Read(ref depth), "{event}", "Audit events waiting for the writer's next commit.");
+        commitDuration = meter.CreateHistogram("vardbro.audit.commit.duration", "s", "One group commit of audit events, sealed into the chain, by outcome.", advice: Telemetry.VardbroMetrics.Seconds);
+        committed = meter.CreateCounter<long>("vardbro.audit.events", "{event}", "Audit events the writer handled, by outcome (stored or failed).");
+    }
 
     // On SQLite the writer keeps its connection to the audit file, and with it its prepared statements.
     private Microsoft.Data.Sqlite.SqliteConnection? connection;
@@ -34,6 +57,8 @@ public sealed partial class AuditLog(IServiceScopeFactory scopes, AuditStore sto
         {
             throw new VardbroException(ErrorCodes.ServiceUnavailable, "The server is shutting down; try again.");
         }
+
+        Interlocked.Increment(ref depth);
 
         try
         {
@@ -64,6 +89,8 @@ public sealed partial class AuditLog(IServiceScopeFactory scopes, AuditStore sto
                     batch.Add(item);
                 }
 
+                Interlocked.Add(ref depth, -batch.Count);
+
                 await CommitAsync(batch);
                 if (stoppingToken.IsCancellationRequested && !reader.TryPeek(out _))
                 {
@@ -85,6 +112,7 @@ public sealed partial class AuditLog(IServiceScopeFactory scopes, AuditStore sto
 
     private async Task CommitAsync(List<(AuditEventRow Row, TaskCompletionSource Done)> batch)
     {
+        var started = Stopwatch.GetTimestamp();
         try
         {
             await using (var scope = scopes.CreateAsyncScope())
@@ -94,6 +122,7 @@ public sealed partial class AuditLog(IServiceScopeFactory scopes, AuditStore sto
                 await AuditSealer.InsertSealedAsync(audit.Db, batch.ConvertAll(b => b.Row), CancellationToken.None);
             }
 
+            Measure(started, batch.Count, "stored");
             foreach (var item in batch)
             {
                 item.Done.TrySetResult();
@@ -103,6 +132,7 @@ public sealed partial class AuditLog(IServiceScopeFactory scopes, AuditStore sto
         catch (Exception ex)
 #pragma warning restore CA1031
         {
+            Measure(started, batch.Count, "failed");
             LogWriteFailed(logger, batch.Count, ex);
             connection?.Dispose();
             connection = null;
@@ -111,6 +141,13 @@ public sealed partial class AuditLog(IServiceScopeFactory scopes, AuditStore sto
                 item.Done.TrySetException(new AuditWriteFailedException(ex));
             }
         }
+    }
+
+    private void Measure(long started, int events, string outcome)
+    {
+        var tag = new KeyValuePair<string, object?>("vardbro.outcome", outcome);
+        commitDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tag);
+        committed.Add(events, tag);
     }
 
     public override void Dispose()

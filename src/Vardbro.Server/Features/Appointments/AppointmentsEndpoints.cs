@@ -7,6 +7,7 @@ using Vardbro.Server.Features.Patients;
 using Vardbro.Server.Features.Resources;
 using Vardbro.Server.Notifications;
 using Vardbro.Server.Storage;
+using Vardbro.Server.Telemetry;
 
 namespace Vardbro.Server.Features.Appointments;
 
@@ -127,7 +128,7 @@ public static class AppointmentsEndpoints
         return (unit, appointment);
     }
 
-    public static async Task<Created<AppointmentResponse[]>> BookAppointment([AsParameters] CareUnitScope scope, BookAppointmentRequest body, NotificationDispatcher dispatcher)
+    public static async Task<Created<AppointmentResponse[]>> BookAppointment([AsParameters] CareUnitScope scope, BookAppointmentRequest body, NotificationDispatcher dispatcher, VardbroMetrics metrics)
     {
         ArgumentNullException.ThrowIfNull(body);
         var unit = scope.Unit;
@@ -179,12 +180,12 @@ public static class AppointmentsEndpoints
         if (unit.RequiresConfirmation)
         {
             // The connector books awaiting confirmation and stores the code's message in one transaction.
-            booked = await scope.Require<IConfirmedBooking>().BookAwaitingConfirmationAsync(unit.Id, request, "+" + phone, scope.CancellationToken);
+            booked = await metrics.BookingAsync(scope.Emr, () => scope.Require<IConfirmedBooking>().BookAwaitingConfirmationAsync(unit.Id, request, "+" + phone, scope.CancellationToken));
             dispatcher.Signal();
         }
         else
         {
-            booked = (await scope.Require<IAppointmentBooking>().BookAsync(unit.Id, request, scope.CancellationToken)).Appointment;
+            booked = (await metrics.BookingAsync(scope.Emr, () => scope.Require<IAppointmentBooking>().BookAsync(unit.Id, request, scope.CancellationToken))).Appointment;
         }
 
         Record(scope, booked);
