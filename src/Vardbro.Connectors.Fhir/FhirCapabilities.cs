@@ -62,6 +62,10 @@ internal sealed class FhirCapabilities
     public bool Declares(string type, string interaction) =>
         permissive || (resources.TryGetValue(type, out var r) && r.Interaction.Any(i => string.Equals(i.CodeElement?.JsonValue as string, interaction, StringComparison.Ordinal)));
 
+    /// <summary>Whether a PUT to a new id creates <paramref name="type"/>: <c>update</c> declared and <c>updateCreate</c> not denied.</summary>
+    public bool CreatesById(string type) =>
+        permissive || (Declares(type, "update") && resources[type].UpdateCreate != false);
+
     /// <summary>Whether <paramref name="type"/> can be searched by <paramref name="parameter"/>.</summary>
     public bool Searches(string type, string parameter) =>
         permissive || globalSearch.Contains(parameter) || (resources.TryGetValue(type, out var r) && r.SearchParam.Any(p => p.Name == parameter));

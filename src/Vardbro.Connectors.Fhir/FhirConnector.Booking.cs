@@ -258,6 +258,13 @@ public sealed partial class FhirConnector
 
         var parameters = new F.Parameters();
         parameters.Add("appt-resource", proposal);
+        if (appointment.Comment is not null)
+        {
+            // Argonaut Scheduling $book "comment" ("Comments or special instructions"): the operation's
+            // own place for it; a server may ignore Appointment.comment in appt-resource.
+            parameters.Add("comment", new F.FhirString(appointment.Comment));
+        }
+
         if (replacing is not null)
         {
             parameters.Add("cancelled-appt-id", new F.FhirUri("Appointment/" + replacing));

@@ -5,13 +5,17 @@ namespace Vardbro.Connectors.Fhir;
 /// <summary>
 /// Master data written to the FHIR server: care units as <c>Location</c>s, practitioners with a
 /// <c>PractitionerRole</c> at the care unit, <c>HealthcareService</c>s. Records keep the ids the
-/// admin gives them (created with PUT), so they must be valid FHIR ids.
+/// admin gives them (created with PUT), so they must be valid FHIR ids. Each write first checks that
+/// the server's CapabilityStatement declares every interaction it needs: a server whose master data
+/// is kept in the EHR itself (Millennium: Location read and search only) is 400 NOT_SUPPORTED before
+/// anything is written, never half a write.
 /// </summary>
 public sealed partial class FhirConnector
 {
     public async Task<CareUnit> CreateCareUnitAsync(NewCareUnit careUnit, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(careUnit);
+        await RequireWritesAsync([("Location", CreateById)], cancellationToken);
         RequireFhirId(careUnit.Id);
         if (await http.ReadAsync<F.Location>("Location/" + careUnit.Id, cancellationToken) is not null)
         {
@@ -25,6 +29,7 @@ public sealed partial class FhirConnector
     public async Task<CareUnit?> UpdateCareUnitAsync(NewCareUnit careUnit, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(careUnit);
+        await RequireWritesAsync([("Location", "update")], cancellationToken);
         var location = FhirIds.IsValid(careUnit.Id) ? await http.ReadAsync<F.Location>("Location/" + careUnit.Id, cancellationToken) : null;
         if (location is null)
         {
@@ -42,6 +47,7 @@ public sealed partial class FhirConnector
 
     public async Task<bool> DeleteCareUnitAsync(string careUnitId, CancellationToken cancellationToken)
     {
+        await RequireWritesAsync([("Location", "delete")], cancellationToken);
         if (await GetCareUnitAsync(careUnitId, cancellationToken) is null)
         {
             return false;
@@ -58,6 +64,7 @@ public sealed partial class FhirConnector
     public async Task<Resource> CreateResourceAsync(string careUnitId, NewResource resource, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(resource);
+        await RequireWritesAsync([("PractitionerRole", "create"), ("Practitioner", "update")], cancellationToken);
         await RequireCareUnitAsync(careUnitId, cancellationToken);
         RequirePractitioner(resource);
         RequireFhirId(resource.Id);
@@ -68,6 +75,11 @@ public sealed partial class FhirConnector
 
         await RequireUniqueHsaIdAsync(resource, cancellationToken);
         var practitioner = await http.ReadAsync<F.Practitioner>("Practitioner/" + resource.Id, cancellationToken);
+        if (practitioner is null)
+        {
+            await RequireWritesAsync([("Practitioner", CreateById)], cancellationToken);
+        }
+
         var written = await WritePractitionerAsync(practitioner, careUnitId, resource, cancellationToken);
         var role = new F.PractitionerRole
         {
@@ -83,6 +95,7 @@ public sealed partial class FhirConnector
     public async Task<Resource?> UpdateResourceAsync(string careUnitId, NewResource resource, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(resource);
+        await RequireWritesAsync([("Practitioner", "update"), ("PractitionerRole", "update")], cancellationToken);
         var role = FhirIds.IsValid(resource.Id) ? (await RolesAtAsync(careUnitId, resource.Id, cancellationToken)).FirstOrDefault() : null;
         var practitioner = role is null ? null : await http.ReadAsync<F.Practitioner>("Practitioner/" + resource.Id, cancellationToken);
         if (role is null || practitioner is null)
@@ -101,6 +114,7 @@ public sealed partial class FhirConnector
     public async Task<bool> DeleteResourceAsync(string careUnitId, string resourceId, CancellationToken cancellationToken)
     {
         // The practitioner stays in the EHR; only their role at this care unit goes.
+        await RequireWritesAsync([("PractitionerRole", "delete")], cancellationToken);
         var roles = FhirIds.IsValid(resourceId) ? await RolesAtAsync(careUnitId, resourceId, cancellationToken) : [];
         foreach (var role in roles)
         {
@@ -113,6 +127,7 @@ public sealed partial class FhirConnector
     public async Task<HealthcareService> CreateHealthcareServiceAsync(string careUnitId, NewHealthcareService service, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(service);
+        await RequireWritesAsync([("HealthcareService", CreateById)], cancellationToken);
         await RequireCareUnitAsync(careUnitId, cancellationToken);
         RequireFhirId(service.Id);
         if (await http.ReadAsync<F.HealthcareService>("HealthcareService/" + service.Id, cancellationToken) is not null)
@@ -127,6 +142,7 @@ public sealed partial class FhirConnector
     public async Task<HealthcareService?> UpdateHealthcareServiceAsync(string careUnitId, NewHealthcareService service, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(service);
+        await RequireWritesAsync([("HealthcareService", "update")], cancellationToken);
         var existing = await ServiceAtAsync(careUnitId, service.Id, cancellationToken);
         if (existing is null)
         {
@@ -141,9 +157,12 @@ public sealed partial class FhirConnector
         return FhirMapping.ToService(await http.UpdateAsync(existing, existing.Meta?.VersionId, cancellationToken), careUnitId, settings.DefaultServiceMinutes);
     }
 
-    public async Task<bool> DeleteHealthcareServiceAsync(string careUnitId, string serviceId, CancellationToken cancellationToken) =>
-        await ServiceAtAsync(careUnitId, serviceId, cancellationToken) is not null
+    public async Task<bool> DeleteHealthcareServiceAsync(string careUnitId, string serviceId, CancellationToken cancellationToken)
+    {
+        await RequireWritesAsync([("HealthcareService", "delete")], cancellationToken);
+        return await ServiceAtAsync(careUnitId, serviceId, cancellationToken) is not null
             && await http.DeleteAsync("HealthcareService/" + serviceId, cancellationToken);
+    }
 
     private async Task<F.HealthcareService?> ServiceAtAsync(string careUnitId, string serviceId, CancellationToken cancellationToken)
     {
@@ -163,6 +182,29 @@ public sealed partial class FhirConnector
         existing.Identifier.RemoveAll(i => i.System is FhirSystems.HsaId or FhirSystems.SePersonalNumber);
         existing.Identifier.AddRange(replacement.Identifier);
         return await http.UpdateAsync(existing, existing.Meta?.VersionId, cancellationToken);
+    }
+
+    /// <summary>A PUT that creates the record under the admin's id (<see cref="FhirCapabilities.CreatesById"/>).</summary>
+    private const string CreateById = "create-by-id";
+
+    /// <summary>
+    /// NOT_SUPPORTED unless the server declares every (type, interaction) the write needs; checked
+    /// before anything is written.
+    /// </summary>
+    private async Task RequireWritesAsync((string Type, string Interaction)[] needs, CancellationToken cancellationToken)
+    {
+        var capabilities = await CapabilitiesAsync(cancellationToken);
+        var missing = needs
+            .Where(n => !(n.Interaction == CreateById ? capabilities.CreatesById(n.Type) : capabilities.Declares(n.Type, n.Interaction)))
+            .Select(n => n.Interaction == CreateById ? $"{n.Type} update that creates" : $"{n.Type} {n.Interaction}")
+            .ToList();
+        if (missing.Count > 0)
+        {
+            throw new VardbroException(
+                ErrorCodes.NotSupported,
+                $"The EMR's FHIR server does not declare {string.Join(", ", missing)} in its CapabilityStatement: its master data is kept in the EHR itself.",
+                "emr");
+        }
     }
 
     private async Task RequireUniqueHsaIdAsync(NewResource resource, CancellationToken cancellationToken)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Vardbro.Storage;
 using F = Hl7.Fhir.Model;
 
 namespace Vardbro.Connectors.Fhir;
@@ -15,8 +16,14 @@ public sealed partial class FhirConnector :
     private readonly FhirSettings settings;
     private readonly TimeProvider time;
     private readonly CursorSigner cursors;
+    private readonly StoreDb? store;
 
-    public FhirConnector(HttpClient client, FhirSettings settings, TimeProvider time, CursorSigner? cursors = null)
+    /// <param name="store">
+    /// The request's database context: on a server without conditional create, patient creation is
+    /// serialized through it, so that Vardbro instances on one database make one patient per person.
+    /// Without it (tests of the protocol alone) such creates are looked up first, unserialized.
+    /// </param>
+    public FhirConnector(HttpClient client, FhirSettings settings, TimeProvider time, CursorSigner? cursors = null, StoreDb? store = null)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(settings);
@@ -25,6 +32,7 @@ public sealed partial class FhirConnector :
         this.cursors = cursors ?? CursorSigner.ProcessDefault;
         this.settings = settings;
         this.time = time;
+        this.store = store;
     }
 
     private DateTimeOffset Now() => time.GetUtcNow();
@@ -170,17 +178,31 @@ public sealed partial class FhirConnector :
     {
         ArgumentNullException.ThrowIfNull(patient);
         var fhir = FhirMapping.ToFhir(patient, careUnitId);
+        if (patient.NationalId is { } nid && settings.ConditionalCreate && (await CapabilitiesAsync(cancellationToken)).ConditionalCreate("Patient"))
+        {
+            var identifier = FhirMapping.NationalIdentifier(nid);
+            var (resource, created) = await http.CreateAsync(fhir, "identifier=" + Q(identifier.System + "|" + identifier.Value), cancellationToken);
+            return new PatientCreation(FhirMapping.ToPatient(resource), created);
+        }
+
+        // A server without conditional create (Millennium): look, then create, one writer at a time
+        // per person across the Vardbro instances on this database. A patient the EHR registers by
+        // other means at the same moment is outside that lock (README "Connecting a FHIR R4 server").
+        if (store is null)
+        {
+            return await LookThenCreateAsync(patient, fhir, cancellationToken);
+        }
+
+        var key = patient.NationalId is { } id
+            ? $"fhir:{settings.BaseUrl.AbsoluteUri}:patient:{IdTypes.Name(id.Type)}:{id.Value}"
+            : $"fhir:{settings.BaseUrl.AbsoluteUri}:patient:{TextFolding.Fold(patient.LastName)}:{patient.BirthDate?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}";
+        return await SerializedWrites.RunAsync(store, key, () => LookThenCreateAsync(patient, fhir, cancellationToken), cancellationToken);
+    }
+
+    private async Task<PatientCreation> LookThenCreateAsync(NewPatient patient, F.Patient fhir, CancellationToken cancellationToken)
+    {
         if (patient.NationalId is { } nid)
         {
-            if (settings.ConditionalCreate && (await CapabilitiesAsync(cancellationToken)).ConditionalCreate("Patient"))
-            {
-                var identifier = FhirMapping.NationalIdentifier(nid);
-                var (resource, created) = await http.CreateAsync(fhir, "identifier=" + Q(identifier.System + "|" + identifier.Value), cancellationToken);
-                return new PatientCreation(FhirMapping.ToPatient(resource), created);
-            }
-
-            // A server without conditional create: look first. Two concurrent first-time creates
-            // through such a server can both create; only the server can prevent that.
             var existing = await FindByNationalIdAsync(nid, cancellationToken);
             if (existing is not null)
             {

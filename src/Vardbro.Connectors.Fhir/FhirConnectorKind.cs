@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Vardbro.Connectors.Fhir.Auth;
+using Vardbro.Storage;
 
 namespace Vardbro.Connectors.Fhir;
 
@@ -36,7 +37,7 @@ public sealed class FhirConnectorKind(FhirClients clients) : IConnectorKind
         ArgumentNullException.ThrowIfNull(services);
         var settings = emr.Settings as FhirEmrSettings ?? throw new InvalidOperationException($"EMR {emr.Code} has no FHIR settings.");
         var time = services.GetRequiredService<TimeProvider>();
-        return new FhirConnector(clients.For(emr.Code, settings, time), settings.Server, time, services.GetService<CursorSigner>());
+        return new FhirConnector(clients.For(emr.Code, settings, time), settings.Server, time, services.GetService<CursorSigner>(), services.GetService<IScopedStore>()?.Db);
     }
 }
 

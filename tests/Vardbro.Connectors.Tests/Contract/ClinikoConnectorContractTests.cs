@@ -1,6 +1,4 @@
 using System.Text.Json.Nodes;
-using Microsoft.Data.Sqlite;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging.Abstractions;
 using Vardbro.Connectors.Cliniko;
 using Vardbro.Storage;
@@ -11,11 +9,11 @@ namespace Vardbro.Connectors.Tests.Contract;
 /// <summary>One Cliniko peer for the class, and the transport (rate gate included) every connector of the class shares.</summary>
 public sealed class ClinikoPeerFixture : IAsyncLifetime
 {
+    private readonly LockStoreFile locks = new();
+
     public ClinikoPeer Peer { get; private set; } = null!;
 
     public ClinikoTransport Transport { get; private set; } = null!;
-
-    public string Directory { get; } = Path.Combine(Path.GetTempPath(), "vardbro-cliniko-" + Guid.NewGuid().ToString("N"));
 
     public static ClinikoSettings Settings(ClinikoPeer peer, Dictionary<string, string?>? extra = null)
     {
@@ -41,7 +39,6 @@ public sealed class ClinikoPeerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        System.IO.Directory.CreateDirectory(Directory);
         Peer = await ClinikoPeer.StartAsync();
 
         // The contract is about behaviour, not the rate limit: both sides get a budget no test reaches.
@@ -52,24 +49,11 @@ public sealed class ClinikoPeerFixture : IAsyncLifetime
     {
         Transport.Dispose();
         await Peer.DisposeAsync();
-        SqliteConnection.ClearAllPools();
-        try
-        {
-            System.IO.Directory.Delete(Directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        locks.Delete();
     }
 
     /// <summary>A store like the server's on SQLite, with no tables: bookings are serialized through its write gate.</summary>
-    public StoreDb NewStore() =>
-        new LockStore(new DbContextOptionsBuilder<LockStore>().UseSqlite(new SqliteConnectionStringBuilder { DataSource = Path.Combine(Directory, "locks.db"), Pooling = false }.ToString()).Options);
-
-    private sealed class LockStore(DbContextOptions<LockStore> options) : StoreDb(options)
-    {
-        public override StorageProvider Provider => StorageProvider.Sqlite;
-    }
+    public StoreDb NewStore() => locks.NewStore();
 }
 
 /// <summary>

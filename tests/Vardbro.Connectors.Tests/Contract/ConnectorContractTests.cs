@@ -47,8 +47,17 @@ public abstract class ConnectorContractTests : IAsyncLifetime
     /// <summary>False for an EHR without HSA ids: resources carry none and a lookup by one is NOT_SUPPORTED.</summary>
     protected virtual bool ResourcesHaveHsaIds => true;
 
-    /// <summary>False for an EHR whose master data Vardbro does not own: the connector offers no <see cref="IMasterDataAdmin"/> (400 NOT_SUPPORTED).</summary>
+    /// <summary>
+    /// False for an EHR whose master data Vardbro does not own: the connector offers no
+    /// <see cref="IMasterDataAdmin"/>, or one that refuses every write as NOT_SUPPORTED before writing anything.
+    /// </summary>
     protected virtual bool HasMasterDataAdmin => true;
+
+    /// <summary>
+    /// False for an EHR that cannot sort a search (no <c>_sort</c>): a page holding every match is
+    /// still sorted, but a search read page by page comes in the EHR's order (README "Connecting a FHIR R4 server").
+    /// </summary>
+    protected virtual bool SortsAcrossPages => true;
 
     private static readonly TypedId TolvanId = new(IdType.SePersonalNumber, "191212121212");
 
@@ -124,7 +133,30 @@ public abstract class ConnectorContractTests : IAsyncLifetime
     {
         if (!HasMasterDataAdmin)
         {
-            Assert.False(Sut.Connector is IMasterDataAdmin, "A connector that does not own its master data must not offer IMasterDataAdmin.");
+            if (Sut.Connector is IMasterDataAdmin admin)
+            {
+                Func<Task>[] writes =
+                [
+                    () => admin.CreateCareUnitAsync(new NewCareUnit("north", "Vårdcentralen Norr", "Europe/Oslo", null, false), default),
+                    () => admin.UpdateCareUnitAsync(new NewCareUnit(Unit, "Omdöpt", "Europe/Stockholm", null, false), default),
+                    () => admin.CreateResourceAsync(Unit, new NewResource("olle-nord", "Olle Nord", "Läkare", ResourceKinds.Practitioner, null, null), default),
+                    () => admin.UpdateResourceAsync(Unit, new NewResource(Anna, "Anna Omdöpt", null, ResourceKinds.Practitioner, null, null), default),
+                    () => admin.CreateHealthcareServiceAsync(Unit, new NewHealthcareService("north-video", "Video Visit", null, 20), default),
+                    () => admin.DeleteHealthcareServiceAsync(Unit, General, default),
+                    () => admin.DeleteResourceAsync(Unit, Anna, default),
+                ];
+                foreach (var write in writes)
+                {
+                    var refused = await Assert.ThrowsAsync<VardbroException>(write);
+                    Assert.Equal(ErrorCodes.NotSupported, refused.Errors[0].ErrorCode);
+                }
+            }
+
+            // Nothing was written.
+            Assert.Null(await Sut.Directory.GetCareUnitAsync("north", default));
+            Assert.Equal("Vårdcentralen Tolvan", (await Sut.Directory.GetCareUnitAsync(Unit, default))?.Name);
+            Assert.Equal("Anna Lindqvist", Assert.Single(await Sut.Directory.ListResourcesAsync(Unit, default), r => r.Id == Anna).Name);
+            Assert.Contains(await Sut.Directory.ListHealthcareServicesAsync(Unit, default), s => s.Id == General);
             return;
         }
 
@@ -178,20 +210,38 @@ public abstract class ConnectorContractTests : IAsyncLifetime
     [Fact]
     public async Task Search_by_last_name_prefix_ignores_case_and_accents_and_pages()
     {
-        var tolv = await Sut.Patients.SearchPatientsAsync(new PatientQuery(null, "TOLV", null, null, null), 10, null, default);
+        var tolv = await Sut.Patients.SearchPatientsAsync(new PatientQuery(null, "TOLVA", null, null, null), 10, null, default);
         Assert.Equal("Tolvansson", Assert.Single(tolv.Items).LastName);
 
         var akes = await Sut.Patients.SearchPatientsAsync(new PatientQuery(null, "akes", null, null, null), 10, null, default);
         Assert.Equal("Åkesson", Assert.Single(akes.Items).LastName);
 
-        // Four patients, two a page: sorted by last name, and the cursor leads to the rest.
-        var first = await Sut.Patients.SearchPatientsAsync(new PatientQuery(null, null, null, null, null), 2, null, default);
+        // Three patients of this test's own (an EHR's seed may hold more patients than the contract's
+        // four): sorted by folded last name, so Pålsson comes between Pagel and Pamp.
+        foreach (var lastName in new[] { "Pamp", "Pålsson", "Pagel" })
+        {
+            Assert.True((await Sut.Patients.CreateOrReturnPatientAsync(Unit, new NewPatient("Test", lastName, null, null, null, [], [], null), default)).Created);
+        }
+
+        var all = await Sut.Patients.SearchPatientsAsync(new PatientQuery(null, "PA", null, null, null), 10, null, default);
+        Assert.Equal(["Pagel", "Pålsson", "Pamp"], all.Items.Select(p => p.LastName));
+        Assert.Null(all.NextCursor);
+
+        // Two a page: the cursor leads to the rest, each patient exactly once.
+        var first = await Sut.Patients.SearchPatientsAsync(new PatientQuery(null, "pa", null, null, null), 2, null, default);
         Assert.Equal(2, first.Items.Count);
         Assert.NotNull(first.NextCursor);
-        var second = await Sut.Patients.SearchPatientsAsync(new PatientQuery(null, null, null, null, null), 2, first.NextCursor, default);
-        var names = first.Items.Concat(second.Items).Select(p => p.LastName).ToList();
-        Assert.Equal(["Åkesson", "Nyström", "Ström", "Tolvansson"], names);
+        var second = await Sut.Patients.SearchPatientsAsync(new PatientQuery(null, "pa", null, null, null), 2, first.NextCursor, default);
         Assert.Null(second.NextCursor);
+        var paged = first.Items.Concat(second.Items).Select(p => p.LastName).ToList();
+        if (SortsAcrossPages)
+        {
+            Assert.Equal(["Pagel", "Pålsson", "Pamp"], paged);
+        }
+        else
+        {
+            Assert.Equal(["Pagel", "Pamp", "Pålsson"], paged.Order(StringComparer.Ordinal));
+        }
 
         var error = await Assert.ThrowsAsync<VardbroException>(() => Sut.Patients.SearchPatientsAsync(new PatientQuery(null, "a", null, null, null), 2, "not-a-cursor", default));
         Assert.Equal(ErrorCodes.InvalidField, error.Errors[0].ErrorCode);
@@ -333,6 +383,9 @@ public abstract class ConnectorContractTests : IAsyncLifetime
     public async Task A_note_is_written_unsigned_and_read_back_newest_first()
     {
         var patient = await TolvanAsync();
+
+        // What the EHR wrote itself before (a vendor's seed may have some) stays listed, older than these.
+        var before = (await Sut.Notes.ListNotesAsync(Unit, patient, 10, null, default)).Items.Select(n => n.Id).ToList();
         var first = await Sut.Notes.CreateNoteAsync(Unit, new NewMedicalNote(patient, NoteTemplates.UnstructuredId, "Första besöket", new Dictionary<string, string> { ["unstructured"] = "Patienten mår bra.\nÅterbesök vid behov." }, Anna), default);
         Assert.False(first.IsSigned);
         Assert.Null(first.SignedAt);
@@ -350,7 +403,7 @@ public abstract class ConnectorContractTests : IAsyncLifetime
         Assert.Equal(acute, (await Sut.Notes.GetNoteAsync(Unit, patient, second.Id, default))?.Content);
 
         var list = await Sut.Notes.ListNotesAsync(Unit, patient, 10, null, default);
-        Assert.Equal([second.Id, first.Id], list.Items.Select(n => n.Id));
+        Assert.Equal([second.Id, first.Id, .. before], list.Items.Select(n => n.Id));
         Assert.Null(await Sut.Notes.GetNoteAsync(Unit, patient, "no-such-note", default));
     }
 
@@ -358,6 +411,8 @@ public abstract class ConnectorContractTests : IAsyncLifetime
     public async Task A_document_keeps_its_bytes()
     {
         var patient = await TolvanAsync();
+        var notesBefore = (await Sut.Notes.ListNotesAsync(Unit, patient, 10, null, default)).Items.Select(n => n.Id).ToList();
+        var documentsBefore = (await Sut.Documents.ListDocumentsAsync(Unit, patient, 10, null, default)).Items.Select(d => d.Id).ToList();
         var bytes = Encoding.ASCII.GetBytes("%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").Concat(RandomNumberGenerator.GetBytes(3000)).ToArray();
         var sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
         var stored = await Sut.Documents.StoreDocumentAsync(Unit, new NewDocument(patient, "Remiss", "referral", DocumentFormats.Pdf, Anna, bytes, sha), default);
@@ -373,9 +428,11 @@ public abstract class ConnectorContractTests : IAsyncLifetime
             Assert.Equal(bytes, copy.ToArray());
         }
 
-        Assert.Equal(stored.Id, Assert.Single((await Sut.Documents.ListDocumentsAsync(Unit, patient, 10, null, default)).Items).Id);
+        Assert.Equal([stored.Id, .. documentsBefore], (await Sut.Documents.ListDocumentsAsync(Unit, patient, 10, null, default)).Items.Select(d => d.Id));
         Assert.Null(await Sut.Documents.OpenContentAsync(Unit, patient, "no-such-document", default));
-        Assert.Empty((await Sut.Notes.ListNotesAsync(Unit, patient, 10, null, default)).Items);
+
+        // A document is not a note.
+        Assert.Equal(notesBefore, (await Sut.Notes.ListNotesAsync(Unit, patient, 10, null, default)).Items.Select(n => n.Id));
     }
 
     // ---- helpers -------------------------------------------------------------------------------

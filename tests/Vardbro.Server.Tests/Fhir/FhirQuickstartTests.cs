@@ -13,6 +13,8 @@ public abstract class FhirQuickstartTests(FhirEmrFixture fixture) : IAsyncLifeti
     private const string Unit = FhirEmrFactory.Unit;
     private const string Tolvan = Unit + "/patients/se_personal_number:191212121212";
 
+    protected FhirEmrFixture Fixture => fixture;
+
     public Task InitializeAsync() => fixture.Peer.ResetAsync();
 
     public Task DisposeAsync() => Task.CompletedTask;
@@ -58,6 +60,30 @@ public abstract class FhirQuickstartTests(FhirEmrFixture fixture) : IAsyncLifeti
         Assert.Equal(FhirPeer.CareUnit, (string)created["care_unit_id"]!);
         var read = await client.GetJsonAsync($"{Unit}/patients/se_personal_number:198702072391");
         Assert.Equal((string)created["emr_id"]!, (string)read["emr_id"]!);
+    }
+
+    [Fact]
+    public async Task Concurrent_identical_creates_make_one_patient()
+    {
+        // On a server without conditional create (oracle) the look-then-create is serialized through the server's store.
+        const string Nils = """{"first_name":"Nils","last_name":"Öhman","external_id":"se_personal_number:195008121856"}""";
+        var clients = Enumerable.Range(0, 8).Select(_ => fixture.Factory.Sandbox()).ToList();
+        try
+        {
+            var answers = await Task.WhenAll(clients.Select(async c =>
+            {
+                using var response = await c.PostAsync(new Uri($"{Unit}/patients", UriKind.Relative), JsonContent.Of(Nils));
+                var status = response.StatusCode;
+                return (status, EmrId: (string)(await response.JsonAsync(status))["emr_id"]!);
+            }));
+            Assert.Single(answers, a => a.status == HttpStatusCode.Created);
+            Assert.All(answers, a => Assert.Contains(a.status, new[] { HttpStatusCode.Created, HttpStatusCode.OK }));
+            Assert.Single(answers.Select(a => a.EmrId).Distinct());
+        }
+        finally
+        {
+            clients.ForEach(c => c.Dispose());
+        }
     }
 
     [Fact]
@@ -112,8 +138,19 @@ public abstract class FhirQuickstartTests(FhirEmrFixture fixture) : IAsyncLifeti
 /// <summary>Medplum's lenient server (slot-update booking).</summary>
 public sealed class DefaultFhirQuickstartTests(FhirEmrFixture fixture) : FhirQuickstartTests(fixture), IClassFixture<FhirEmrFixture>;
 
-/// <summary>Oracle Health Millennium (appointment-with-slot booking, its search rules).</summary>
-public sealed class OracleFhirQuickstartTests(OracleFhirEmrFixture fixture) : FhirQuickstartTests(fixture), IClassFixture<OracleFhirEmrFixture>;
+/// <summary>Oracle Health Millennium (appointment-with-slot booking, its search rules, its master data kept in the EHR).</summary>
+public sealed class OracleFhirQuickstartTests(OracleFhirEmrFixture fixture) : FhirQuickstartTests(fixture), IClassFixture<OracleFhirEmrFixture>
+{
+    [Fact]
+    public async Task Master_data_admin_is_not_supported_and_writes_nothing()
+    {
+        using var admin = Fixture.Factory.Admin();
+        await admin.PostProblemAsync("/api/admin/emrs/webdoc/care-units", new { id = "north", name = "Vårdcentralen Norr", time_zone = "Europe/Oslo" }, HttpStatusCode.BadRequest, "NOT_SUPPORTED", "emr");
+        await admin.PostProblemAsync($"/api/admin/emrs/webdoc/care-units/{FhirPeer.CareUnit}/resources", new { id = "olle-nord", name = "Olle Nord", kind = "practitioner" }, HttpStatusCode.BadRequest, "NOT_SUPPORTED", "emr");
+        await admin.PostProblemAsync($"/api/admin/emrs/webdoc/care-units/{FhirPeer.CareUnit}/healthcare-services", new { id = "video", name = "Video Visit", duration_minutes = 20 }, HttpStatusCode.BadRequest, "NOT_SUPPORTED", "emr");
+        Assert.DoesNotContain(await Fixture.Peer.RequestsAsync(), r => r.Method is "PUT" or "POST" or "PATCH" or "DELETE");
+    }
+}
 
 /// <summary>An Epic-style server (find-book booking).</summary>
 public sealed class EpicFhirQuickstartTests(EpicFhirEmrFixture fixture) : FhirQuickstartTests(fixture), IClassFixture<EpicFhirEmrFixture>;

@@ -155,6 +155,9 @@ export function createProfile() {
     if (!(await readOrNull(repo, 'Patient', patient.slice(8)))) fail(422, 'business-rule', `Unknown ${patient}`);
     const slot = await readOrNull(repo, 'Slot', slotId);
     if (!slot) fail(422, 'business-rule', 'The appointment does not match a known slot');
+    // IG docs/OperationDefinition-appointment-book.json parameter "comment" (0..1 string, "Comments or special
+    // instructions"): kept as Appointment.comment. Appointment.comment inside appt-resource is not read (the IG
+    // names the parameter as the place for it).
     const comment = params.comment?.[0];
 
     if (slot.status !== 'free') {
