@@ -18,7 +18,8 @@ public interface IBlobStore
 
 /// <summary>
 /// Files under a directory: written to a temporary file, flushed to the disk and renamed into place,
-/// so a file under its final name is always whole.
+/// so a file under its final name is always whole; then the directories that changed are flushed, so
+/// that a power cut cannot lose the rename while the metadata commit that follows survives.
 /// </summary>
 public sealed class FileBlobStore : IBlobStore
 {
@@ -42,12 +43,16 @@ public sealed class FileBlobStore : IBlobStore
     public async Task PutAsync(DbContext db, string sha256, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
         var path = PathOf(sha256);
-        if (File.Exists(path) && new FileInfo(path).Length == bytes.Length)
+        if (File.Exists(path) && new FileInfo(path).Length == bytes.Length && await HoldsAsync(path, sha256, cancellationToken))
         {
             return;
         }
 
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        // A file of that name with other bytes (a disk error, a hand edit) is replaced by the right ones.
+        var inner = Path.GetDirectoryName(path)!;
+        var outer = Path.GetDirectoryName(inner)!;
+        var newDirectories = !Directory.Exists(inner);
+        Directory.CreateDirectory(inner);
         var temporary = Path.Combine(Directory.CreateDirectory(Path.Combine(directory, "tmp")).FullName, Guid.NewGuid().ToString("N"));
         try
         {
@@ -58,11 +63,24 @@ public sealed class FileBlobStore : IBlobStore
             }
 
             File.Move(temporary, path, overwrite: true);
+            DirectorySync.Flush(inner);
+            if (newDirectories)
+            {
+                DirectorySync.Flush(outer);
+                DirectorySync.Flush(directory);
+            }
         }
         finally
         {
             File.Delete(temporary);
         }
+    }
+
+    private static async Task<bool> HoldsAsync(string path, string sha256, CancellationToken cancellationToken)
+    {
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        var hash = await System.Security.Cryptography.SHA256.HashDataAsync(file, cancellationToken);
+        return Convert.ToHexStringLower(hash) == sha256;
     }
 
     public Task<Stream?> OpenAsync(DbContext db, string sha256, CancellationToken cancellationToken)
@@ -107,4 +125,47 @@ public sealed class DatabaseBlobStore : IBlobStore
         var bytes = await db.Set<BlobRow>().AsNoTracking().Where(b => b.Sha256 == sha256).Select(b => b.Bytes).FirstOrDefaultAsync(cancellationToken);
         return bytes is null ? null : new MemoryStream(bytes, writable: false);
     }
+}
+
+/// <summary>
+/// Flushes a directory's entries (a rename, a new file) to the disk: <c>fsync</c> on the directory,
+/// which .NET has no API for. Windows commits directory entries with its file system journal, so
+/// there it does nothing.
+/// </summary>
+internal static partial class DirectorySync
+{
+    public static void Flush(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var fd = Open(path, 0); // O_RDONLY: enough to fsync a directory
+        if (fd < 0)
+        {
+            throw new IOException($"Opening directory {path} to flush it failed (errno {Marshal.GetLastPInvokeError()}).");
+        }
+
+        try
+        {
+            if (Fsync(fd) != 0)
+            {
+                throw new IOException($"Flushing directory {path} failed (errno {Marshal.GetLastPInvokeError()}).");
+            }
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int Fsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
 }
