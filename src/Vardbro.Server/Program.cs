@@ -49,6 +49,7 @@ builder.Services.AddLocalConnector();
 builder.Services.AddFhirConnector();
 builder.Services.AddClinikoConnector();
 builder.Services.AddSingleton<VerifiedSecretCache>();
+builder.Services.AddSingleton<SecretHasher>();
 builder.Services.AddSingleton<AuditSealer>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditSealer>());
 builder.Services.AddSingleton<AuditLog>();
@@ -78,6 +79,7 @@ var app = builder.Build();
 // ---- start: configuration, database, sandbox -------------------------------------------------
 _ = app.Services.GetRequiredService<EmrCatalog>(); // a bad Emrs entry stops the start, with its reason
 _ = app.Services.GetRequiredService<CursorSigner>(); // so does a bad Cursors:Key
+_ = app.Services.GetRequiredService<SecretHasher>(); // and a bad Auth:SecretKey
 await StorageSetup.MigrateAsync(app.Services, app.Lifetime.ApplicationStopping);
 if (SandboxSeeder.IsEnabled(app.Configuration, app.Environment))
 {

@@ -36,41 +36,143 @@ public sealed record ClientContext(string ClientId, IReadOnlyList<Grant> Grants)
     }
 }
 
-/// <summary>Salted PBKDF2 hashes of client secrets.</summary>
+/// <summary>New client ids, secrets and stamps; grants as stored.</summary>
 public static class Secrets
 {
-    private const int Iterations = 100_000;
-
     public static string NewClientId() => "cli_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(10));
 
+    /// <summary>256 random bits: too many to guess, so a fast keyed hash protects them (<see cref="SecretHasher"/>).</summary>
     public static string NewSecret() =>
         "sec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     public static string NewStamp() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 
-    public static string Hash(string secret)
-    {
-        var salt = RandomNumberGenerator.GetBytes(16);
-        var hash = Rfc2898DeriveBytes.Pbkdf2(secret, salt, Iterations, HashAlgorithmName.SHA256, 32);
-        return $"pbkdf2-sha256${Iterations}${Convert.ToBase64String(salt)}${Convert.ToBase64String(hash)}";
-    }
-
-    public static bool Verify(string secret, string stored)
-    {
-        var parts = stored?.Split('$');
-        if (parts is not [_, var iterations, var salt, var hash])
-        {
-            return false;
-        }
-
-        var expected = Convert.FromBase64String(hash);
-        var actual = Rfc2898DeriveBytes.Pbkdf2(secret, Convert.FromBase64String(salt), int.Parse(iterations, System.Globalization.CultureInfo.InvariantCulture), HashAlgorithmName.SHA256, expected.Length);
-        return CryptographicOperations.FixedTimeEquals(actual, expected);
-    }
-
     public static string SerializeGrants(IReadOnlyList<Grant> grants) => JsonSerializer.Serialize(grants);
 
     public static IReadOnlyList<Grant> DeserializeGrants(string json) => JsonSerializer.Deserialize<List<Grant>>(json) ?? [];
+}
+
+/// <summary>
+/// Client secrets stored as <c>hmac-sha256$&lt;key id&gt;$&lt;salt&gt;$&lt;mac&gt;</c>: HMAC-SHA256 over salt and
+/// secret under <c>Auth:SecretKey</c> (base64, at least 32 bytes; the same on every instance) or,
+/// without one, under no key (key id <c>none</c>: a salted SHA-256). Server-made secrets carry 256
+/// random bits, so a slow password hash buys nothing but a way to burn the server's CPU with wrong
+/// secrets; verifying takes about a microsecond. Hashes of the older PBKDF2 form still verify, and
+/// are replaced on their next successful use (<see cref="Verification.Upgrade"/>).
+/// </summary>
+public sealed class SecretHasher
+{
+    public const string Scheme = "hmac-sha256";
+    private const string NoKey = "none";
+
+    private readonly byte[] key;
+    private readonly string keyId;
+
+    public SecretHasher(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        if (configuration["Auth:SecretKey"] is not { Length: > 0 } text)
+        {
+            (key, keyId) = ([], NoKey);
+            return;
+        }
+
+        byte[]? parsed = null;
+        try
+        {
+            parsed = Convert.FromBase64String(text);
+        }
+        catch (FormatException)
+        {
+        }
+
+        if (parsed is not { Length: >= 32 })
+        {
+            throw new InvalidOperationException("Auth:SecretKey must be base64 of at least 32 bytes (e.g. openssl rand -base64 32).");
+        }
+
+        key = parsed;
+        keyId = Convert.ToHexStringLower(SHA256.HashData(parsed))[..8];
+    }
+
+    /// <summary>How many PBKDF2 hashes this process has computed: only a stored hash of the older form costs one.</summary>
+    public static long SlowHashesRun => Interlocked.Read(ref slowHashes);
+
+    private static long slowHashes;
+
+    public string Hash(string secret)
+    {
+        ArgumentNullException.ThrowIfNull(secret);
+        var salt = RandomNumberGenerator.GetBytes(16);
+        return $"{Scheme}${keyId}${Convert.ToBase64String(salt)}${Convert.ToBase64String(Mac(key, salt, secret))}";
+    }
+
+    public enum Verification
+    {
+        Refused,
+        Accepted,
+
+        /// <summary>Accepted, and the stored hash is of an older form or key: store <see cref="Hash"/> anew.</summary>
+        Upgrade,
+    }
+
+    /// <summary>
+    /// Checks <paramref name="secret"/> against a stored hash. For a client that does not exist, pass
+    /// null: the same work is done against a stand-in, so that the answer's time does not tell whether
+    /// the client id exists.
+    /// </summary>
+    public Verification Verify(string secret, string? stored)
+    {
+        ArgumentNullException.ThrowIfNull(secret);
+        var parts = (stored ?? StandIn).Split('$');
+        if (parts is [Scheme, var id, var salt, var mac])
+        {
+            var macKey = id == keyId ? key : id == NoKey ? [] : null;
+            if (macKey is null)
+            {
+                // Hashed under another Auth:SecretKey: that key is needed to check it.
+                return Verification.Refused;
+            }
+
+            var ok = TryFromBase64(salt, out var saltBytes) & TryFromBase64(mac, out var expected)
+                && CryptographicOperations.FixedTimeEquals(Mac(macKey, saltBytes, secret), expected) && stored is not null;
+            return !ok ? Verification.Refused : id == keyId ? Verification.Accepted : Verification.Upgrade;
+        }
+
+        if (parts is ["pbkdf2-sha256", var iterations, var oldSalt, var hash]
+            && int.TryParse(iterations, System.Globalization.CultureInfo.InvariantCulture, out var rounds)
+            && TryFromBase64(oldSalt, out var oldSaltBytes) && TryFromBase64(hash, out var oldExpected))
+        {
+            Interlocked.Increment(ref slowHashes);
+            var actual = Rfc2898DeriveBytes.Pbkdf2(secret, oldSaltBytes, rounds, HashAlgorithmName.SHA256, oldExpected.Length);
+            return CryptographicOperations.FixedTimeEquals(actual, oldExpected) ? Verification.Upgrade : Verification.Refused;
+        }
+
+        return Verification.Refused;
+    }
+
+    private string StandIn => field ??= Hash(Secrets.NewSecret());
+
+    private static byte[] Mac(byte[] key, byte[] salt, string secret)
+    {
+        var message = new byte[salt.Length + Encoding.UTF8.GetByteCount(secret)];
+        salt.CopyTo(message, 0);
+        Encoding.UTF8.GetBytes(secret, message.AsSpan(salt.Length));
+        return HMACSHA256.HashData(key, message);
+    }
+
+    private static bool TryFromBase64(string text, out byte[] bytes)
+    {
+        bytes = new byte[(text.Length * 3 / 4) + 3];
+        if (Convert.TryFromBase64String(text, bytes, out var written))
+        {
+            bytes = bytes[..written];
+            return true;
+        }
+
+        bytes = [];
+        return false;
+    }
 }
 
 /// <summary>
@@ -110,7 +212,7 @@ public sealed record ClientCredentials(string SecretHash, string SecretStamp, st
 /// Authenticates every <c>/api</c> request (client headers, or the admin key under <c>/api/admin</c>)
 /// and checks the client's grants for the EMR and care unit in the path. Runs after routing.
 /// </summary>
-public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cache, EmrCatalog emrs, IConfiguration configuration, IHostEnvironment environment)
+public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cache, SecretHasher hasher, EmrCatalog emrs, IConfiguration configuration, IHostEnvironment environment)
 {
     private const string AuthFailed = "Authentication failed: send a valid x-leyr-client-id and x-leyr-client-secret.";
 
@@ -185,15 +287,25 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
             : await ReadClient(db, id, context.RequestAborted);
         if (row is null)
         {
+            // An unknown id costs what a known one with a wrong secret does.
+            _ = hasher.Verify(secret, null);
             return null;
         }
 
         var digest = SHA256.HashData(Encoding.UTF8.GetBytes(secret));
         if (!cache.IsKnown(id, row.SecretStamp, digest))
         {
-            if (!Secrets.Verify(secret, row.SecretHash))
+            var verification = hasher.Verify(secret, row.SecretHash);
+            if (verification == SecretHasher.Verification.Refused)
             {
                 return null;
+            }
+
+            if (verification == SecretHasher.Verification.Upgrade)
+            {
+                // Only where the row still holds the hash just checked: a rotation in between wins.
+                await db.Clients.Where(c => c.Id == id && c.SecretHash == row.SecretHash)
+                    .ExecuteUpdateAsync(c => c.SetProperty(x => x.SecretHash, hasher.Hash(secret)), context.RequestAborted);
             }
 
             cache.Remember(id, row.SecretStamp, digest);

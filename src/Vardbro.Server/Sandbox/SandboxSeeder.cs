@@ -49,7 +49,7 @@ public static partial class SandboxSeeder
             {
                 Id = ClientId,
                 Name = "Sandbox client",
-                SecretHash = Secrets.Hash(ClientSecret),
+                SecretHash = sp.GetRequiredService<SecretHasher>().Hash(ClientSecret),
                 SecretStamp = Secrets.NewStamp(),
                 GrantsJson = Secrets.SerializeGrants(grants),
                 CreatedAt = time.GetUtcNow(),

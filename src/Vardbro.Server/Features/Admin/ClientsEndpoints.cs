@@ -36,7 +36,7 @@ public static class ClientsEndpoints
         group.MapDelete("/{client_id}", RevokeClient).WithName("RevokeClient").WithSummary("Revoke a client; its next request is refused.");
     }
 
-    public static async Task<Created<ClientCredentialsResponse>> CreateClient(CreateClientRequest body, VardbroDb db, EmrCatalog emrs, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<Created<ClientCredentialsResponse>> CreateClient(CreateClientRequest body, VardbroDb db, EmrCatalog emrs, SecretHasher hasher, TimeProvider time, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(body);
         var errors = new List<ApiError>();
@@ -48,7 +48,7 @@ public static class ClientsEndpoints
         {
             Id = Secrets.NewClientId(),
             Name = name!,
-            SecretHash = Secrets.Hash(secret),
+            SecretHash = hasher.Hash(secret),
             SecretStamp = Secrets.NewStamp(),
             GrantsJson = Secrets.SerializeGrants(grants),
             CreatedAt = time.GetUtcNow(),
@@ -77,11 +77,11 @@ public static class ClientsEndpoints
         return TypedResults.Ok(ClientResponse.From(row));
     }
 
-    public static async Task<Ok<ClientCredentialsResponse>> RotateSecret(string client_id, VardbroDb db, CancellationToken cancellationToken)
+    public static async Task<Ok<ClientCredentialsResponse>> RotateSecret(string client_id, VardbroDb db, SecretHasher hasher, CancellationToken cancellationToken)
     {
         var row = await FindAsync(db, client_id, cancellationToken);
         var secret = Secrets.NewSecret();
-        row.SecretHash = Secrets.Hash(secret);
+        row.SecretHash = hasher.Hash(secret);
         row.SecretStamp = Secrets.NewStamp();
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Ok(new ClientCredentialsResponse(row.Id, secret, row.Name, ClientResponse.From(row).Grants));
