@@ -207,7 +207,7 @@ public sealed class IdempotencyTests(BoomFactory factory) : IClassFixture<BoomFa
             await failed.ProblemAsync(HttpStatusCode.InternalServerError);
         }
 
-        Assert.Null(await factory.WithDbAsync(db => db.IdempotencyRecords.AsNoTracking().FirstOrDefaultAsync(r => r.Key == key)));
+        Assert.Null(await factory.WithDbAsync(db => db.IdempotencyRecords.AsNoTracking().FirstOrDefaultAsync(r => r.Key == IdempotencyStore.Stored(key))));
 
         var (status, _, retry) = await PostAsync(client, Patients, body, key);
         using (retry)
@@ -299,7 +299,7 @@ public sealed class IdempotencyTests(BoomFactory factory) : IClassFixture<BoomFa
             Assert.Equal(body1, body2);
         }
 
-        var scopes = await factory.WithDbAsync(db => db.IdempotencyRecords.AsNoTracking().Where(r => r.Key == key).Select(r => r.ClientId).ToListAsync());
+        var scopes = await factory.WithDbAsync(db => db.IdempotencyRecords.AsNoTracking().Where(r => r.Key == IdempotencyStore.Stored(key)).Select(r => r.ClientId).ToListAsync());
         Assert.Equal([IdempotencyMiddleware.AdminScope], scopes);
     }
 
@@ -316,7 +316,7 @@ public sealed class IdempotencyTests(BoomFactory factory) : IClassFixture<BoomFa
             db.IdempotencyRecords.Add(new IdempotencyRow
             {
                 ClientId = VardbroFactory.SandboxClientId,
-                Key = key,
+                Key = IdempotencyStore.Stored(key),
                 RequestHash = RequestFingerprint.Of("POST", Patients, Encoding.UTF8.GetBytes(body)),
                 CreatedAt = createdAt,
             });
@@ -327,7 +327,7 @@ public sealed class IdempotencyTests(BoomFactory factory) : IClassFixture<BoomFa
         var retry = PostAsync(client, Patients, body, key);
         await Task.Delay(300);
         Assert.False(retry.IsCompleted);
-        await factory.WithDbAsync(db => db.IdempotencyRecords.Where(r => r.Key == key).ExecuteUpdateAsync(s => s
+        await factory.WithDbAsync(db => db.IdempotencyRecords.Where(r => r.Key == IdempotencyStore.Stored(key)).ExecuteUpdateAsync(s => s
             .SetProperty(r => r.StatusCode, 201)
             .SetProperty(r => r.ContentType, "application/json; charset=utf-8")
             .SetProperty(r => r.Location, "/somewhere")
@@ -356,7 +356,7 @@ public sealed class IdempotencyTests(BoomFactory factory) : IClassFixture<BoomFa
             db.IdempotencyRecords.Add(new IdempotencyRow
             {
                 ClientId = VardbroFactory.SandboxClientId,
-                Key = key,
+                Key = IdempotencyStore.Stored(key),
                 RequestHash = RequestFingerprint.Of("POST", Patients, Encoding.UTF8.GetBytes(body)),
                 CreatedAt = now.AddMinutes(-3).ToUniversalTime(),
             });
@@ -371,7 +371,7 @@ public sealed class IdempotencyTests(BoomFactory factory) : IClassFixture<BoomFa
             Assert.False(Replayed(response));
         }
 
-        var row = await factory.WithDbAsync(db => db.IdempotencyRecords.AsNoTracking().SingleAsync(r => r.Key == key));
+        var row = await factory.WithDbAsync(db => db.IdempotencyRecords.AsNoTracking().SingleAsync(r => r.Key == IdempotencyStore.Stored(key)));
         Assert.Equal(201, row.StatusCode);
     }
 
@@ -387,6 +387,6 @@ public sealed class IdempotencyTests(BoomFactory factory) : IClassFixture<BoomFa
         request.Headers.Add(IdempotencyMiddleware.HeaderName, "ignored-on-get");
         using var response = await client.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(0, await factory.WithDbAsync(db => db.IdempotencyRecords.CountAsync(r => r.Key == "ignored-on-get")));
+        Assert.Equal(0, await factory.WithDbAsync(db => db.IdempotencyRecords.CountAsync(r => r.Key == IdempotencyStore.Stored("ignored-on-get"))));
     }
 }
