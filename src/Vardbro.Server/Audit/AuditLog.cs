@@ -1,4 +1,6 @@
+using System.ComponentModel.DataAnnotations;
 using System.Threading.Channels;
+using Microsoft.Extensions.Options;
 using Vardbro.Connectors;
 using Vardbro.Server.Api;
 using Vardbro.Server.Storage;
@@ -12,7 +14,7 @@ namespace Vardbro.Server.Audit;
 /// that cannot be stored, or not within <c>Audit:MaxWaitSeconds</c> (default 30), turns the
 /// response into a 503, so no answer goes out without its event and no request waits for ever.
 /// </summary>
-public sealed partial class AuditLog(IServiceScopeFactory scopes, AuditStore store, ILogger<AuditLog> logger, IConfiguration configuration) : BackgroundService
+public sealed partial class AuditLog(IServiceScopeFactory scopes, AuditStore store, ILogger<AuditLog> logger, IOptions<AuditOptions> options) : BackgroundService
 {
     private const int MaxBatch = 1000;
 
@@ -21,7 +23,7 @@ public sealed partial class AuditLog(IServiceScopeFactory scopes, AuditStore sto
     private readonly Channel<(AuditEventRow Row, TaskCompletionSource Done)> queue =
         Channel.CreateUnbounded<(AuditEventRow, TaskCompletionSource)>(new UnboundedChannelOptions { SingleReader = true });
 
-    private readonly TimeSpan maxWait = TimeSpan.FromSeconds(configuration.GetValue("Audit:MaxWaitSeconds", 30.0));
+    private readonly TimeSpan maxWait = TimeSpan.FromSeconds(options.Value.MaxWaitSeconds);
 
     // On SQLite the writer keeps its connection to the audit file, and with it its prepared statements.
     private Microsoft.Data.Sqlite.SqliteConnection? connection;
@@ -126,6 +128,16 @@ public sealed partial class AuditLog(IServiceScopeFactory scopes, AuditStore sto
     private static partial void LogWaitedTooLong(ILogger logger, double seconds);
 
     private sealed class AuditWriteFailedException(Exception inner) : Exception("The audit event could not be stored.", inner);
+}
+
+/// <summary><c>Audit:*</c>.</summary>
+public sealed class AuditOptions
+{
+    public const string Section = "Audit";
+
+    /// <summary>How long a request waits for its audit event to be stored before it is answered 503.</summary>
+    [Range(0.1, 3600, ErrorMessage = "must be a number of seconds from 0.1 to 3600.")]
+    public double MaxWaitSeconds { get; set; } = 30;
 }
 
 /// <summary>What the handler of an audited request tells the audit trail about it.</summary>
