@@ -128,6 +128,28 @@ public sealed class StartupTests
     }
 
     [Fact]
+    public async Task Behind_a_proxy_the_forwarded_scheme_is_believed_only_when_configured()
+    {
+        const string Resources = "/api/fhir/emrs/webdoc/care-units/L0_1/resources";
+        using var database = TestDatabase.Create();
+        var settings = database.Settings();
+        settings["Sandbox:Enabled"] = "true";
+
+        foreach (var (enabled, expected) in new[] { ("true", "https://"), ("false", "http://") })
+        {
+            settings["ForwardedHeaders:Enabled"] = enabled;
+            await using var server = await ServerProcess.StartAsync(settings);
+            using var client = server.Sandbox();
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Resources, UriKind.Relative));
+            request.Headers.Add("X-Forwarded-Proto", "https");
+            using var response = await client.SendAsync(request);
+            var bundle = await response.JsonAsync(HttpStatusCode.OK);
+            var self = (string)bundle["link"]!.AsArray().Single(l => (string?)l!["relation"] == "self")!["url"]!;
+            Assert.StartsWith(expected, self, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Without_a_data_directory_setting_SQLite_keeps_its_files_in_the_users_data_directory()
     {
         Assert.False(Directory.Exists("/var/lib/vardbro"), "/var/lib/vardbro exists on this machine, so it would be the default");
