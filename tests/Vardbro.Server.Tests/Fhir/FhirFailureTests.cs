@@ -124,8 +124,8 @@ public sealed class FhirServerDownTests(FhirEmrFixture fixture) : IClassFixture<
 
         // The instance still serves its other EMRs: readiness stays 200, this back end's check is degraded.
         var ready = await client.GetJsonAsync("/readyz");
-        Assert.Equal("degraded", (string?)ready["status"]);
+        Assert.Equal("Degraded", (string?)ready["status"]);
         var webdoc = ready["checks"]!.AsArray().Single(c => (string?)c!["name"] == "emr:webdoc")!;
-        Assert.Equal("degraded", (string?)webdoc["status"]);
+        Assert.Equal("Degraded", (string?)webdoc["status"]);
     }
 }

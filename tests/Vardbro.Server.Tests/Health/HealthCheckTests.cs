@@ -70,7 +70,7 @@ public sealed class HealthCheckTests(BackEndsDownFactory factory) : IClassFixtur
         using var client = factory.CreateClient();
         using var response = await client.GetAsync(new Uri("/healthz", UriKind.Relative));
         var body = await response.JsonAsync(HttpStatusCode.OK);
-        Assert.Equal("healthy", (string?)body["status"]);
+        Assert.Equal("Healthy", (string?)body["status"]);
         Assert.Empty(body["checks"]!.AsArray());
         Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
     }
@@ -81,12 +81,12 @@ public sealed class HealthCheckTests(BackEndsDownFactory factory) : IClassFixtur
         using var client = factory.CreateClient();
         var body = await client.GetJsonAsync("/readyz");
 
-        Assert.Equal("degraded", (string?)body["status"]);
+        Assert.Equal("Degraded", (string?)body["status"]);
         var checks = Checks(body);
-        Assert.Equal("healthy", (string?)checks["database"]["status"]);
-        Assert.Equal("healthy", (string?)checks["emr:webdoc"]["status"]);
-        Assert.Equal("healthy", (string?)checks["emr:takecare"]["status"]);
-        Assert.Equal("degraded", (string?)checks["emr:down"]["status"]);
+        Assert.Equal("Healthy", (string?)checks["database"]["status"]);
+        Assert.Equal("Healthy", (string?)checks["emr:webdoc"]["status"]);
+        Assert.Equal("Healthy", (string?)checks["emr:takecare"]["status"]);
+        Assert.Equal("Degraded", (string?)checks["emr:down"]["status"]);
 
         // The failure's own text (which names the back end's host) stays in the log.
         Assert.DoesNotContain("127.0.0.1", body.ToJsonString(), StringComparison.Ordinal);
@@ -104,7 +104,7 @@ public sealed class HealthCheckTests(BackEndsDownFactory factory) : IClassFixtur
         for (var i = 0; i < BackEndsDownFactory.Silent; i++)
         {
             var check = checks[$"emr:silent{i}"];
-            Assert.Equal("degraded", (string?)check["status"]);
+            Assert.Equal("Degraded", (string?)check["status"]);
             Assert.Equal("No answer within the check's time limit.", (string?)check["description"]);
             Assert.True((double)check["duration_ms"]! >= 900, $"emr:silent{i} took {check["duration_ms"]} ms");
         }

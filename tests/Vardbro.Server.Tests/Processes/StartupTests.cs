@@ -78,7 +78,7 @@ public sealed class StartupTests
 
         using var client = server.Client();
         var ready = await client.GetJsonAsync("/readyz");
-        Assert.Equal("healthy", (string?)ready["status"]);
+        Assert.Equal("Healthy", (string?)ready["status"]);
 
         await server.StopAsync();
         await stop.CancelAsync();
@@ -111,7 +111,7 @@ public sealed class StartupTests
             database.Settings(), listenOn: port => new Dictionary<string, string?> { ["ASPNETCORE_HTTP_PORTS"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture) });
 
         using var client = server.Client();
-        Assert.Equal("healthy", (string?)(await client.GetJsonAsync("/healthz"))["status"]);
+        Assert.Equal("Healthy", (string?)(await client.GetJsonAsync("/healthz"))["status"]);
         await server.StopAsync();
         Assert.DoesNotContain("Overriding", server.Output, StringComparison.Ordinal);
     }
@@ -124,7 +124,7 @@ public sealed class StartupTests
             database.Settings(), listenOn: port => new Dictionary<string, string?> { ["Kestrel:Endpoints:Http:Url"] = $"http://127.0.0.1:{port}" });
 
         using var client = server.Client();
-        Assert.Equal("healthy", (string?)(await client.GetJsonAsync("/healthz"))["status"]);
+        Assert.Equal("Healthy", (string?)(await client.GetJsonAsync("/healthz"))["status"]);
     }
 
     [Fact]

@@ -8,7 +8,7 @@ using Vardbro.Server.Storage;
 
 namespace Vardbro.Server.Features.Health;
 
-/// <summary>One check of a report: <c>healthy</c>, <c>degraded</c> or <c>unhealthy</c>, and how long it took.</summary>
+/// <summary>One check of a report: <c>Healthy</c>, <c>Degraded</c> or <c>Unhealthy</c>, and how long it took.</summary>
 public sealed record HealthCheckEntry(string Name, string Status, double DurationMs, string? Description);
 
 /// <summary>The report: the worst status of its checks, and every check.</summary>
@@ -26,9 +26,9 @@ public sealed class HealthOptions
 
 /// <summary>
 /// Liveness and readiness from the standard health checks (ADR 7). <c>/healthz</c> runs no check: the
-/// process answers. <c>/readyz</c> runs, at the same time, the <c>database</c> check (unhealthy → 503:
+/// process answers. <c>/readyz</c> runs, at the same time, the <c>database</c> check (Unhealthy → 503:
 /// without its database an instance serves nothing) and one <c>emr:&lt;code&gt;</c> check per configured
-/// EMR, each limited to <c>Health:EmrTimeoutSeconds</c> and at worst <c>degraded</c> (still 200): one
+/// EMR, each limited to <c>Health:EmrTimeoutSeconds</c> and at worst <c>Degraded</c> (still 200): one
 /// EHR being down must not take out an instance that serves every other EMR.
 /// </summary>
 public static class HealthEndpoints
@@ -48,7 +48,7 @@ public static class HealthEndpoints
         app.MapGet("/healthz", Healthz).WithTags("Operations").WithName("Healthz").WithSummary("Liveness: the process answers (no check is run).");
         app.MapGet("/readyz", Readyz).WithTags("Operations").WithName("Readyz")
             .Produces<HealthResponse>(StatusCodes.Status503ServiceUnavailable)
-            .WithSummary("Readiness: 200 while the database answers (503 when it does not); every EMR back end's check is listed, and one that is down is 'degraded' without failing readiness.");
+            .WithSummary("Readiness: 200 while the database answers (503 when it does not); every EMR back end's check is listed, and one that is down is Degraded without failing readiness.");
     }
 
     public static async Task<Ok<HealthResponse>> Healthz(HealthCheckService health, HttpResponse response, CancellationToken cancellationToken)
@@ -82,12 +82,8 @@ public static class HealthEndpoints
         _ => "The check failed; the server log has the reason.",
     };
 
-    private static string Name(HealthStatus status) => status switch
-    {
-        HealthStatus.Healthy => "healthy",
-        HealthStatus.Degraded => "degraded",
-        _ => "unhealthy",
-    };
+    // The framework's own names, as every health check tool reads them.
+    private static string Name(HealthStatus status) => status.ToString();
 
     /// <summary>One check per configured EMR, whatever its connector kind, named <c>emr:&lt;code&gt;</c>.</summary>
     private sealed class EmrChecks(EmrCatalog catalog, IOptions<HealthOptions> options) : IConfigureOptions<HealthCheckServiceOptions>
