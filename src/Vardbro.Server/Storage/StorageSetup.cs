@@ -66,7 +66,7 @@ public static partial class StorageSetup
     /// Applies the provider's migrations; on SQLite also turns on write-ahead logging and keeps the
     /// audit trail in its own file (<see cref="SqliteAuditFile"/>). A PostgreSQL server that cannot be
     /// reached yet (still starting, its container not up) is tried again after 1 s, 2 s, 4 s … (10 s at
-    /// most) for <c>Storage:StartupRetrySeconds</c>, each wait logged; after that the start fails with
+    /// most) for <c>Storage:StartupRetrySeconds</c> from the first failure, each wait logged; after that the start fails with
     /// <see cref="StartupFailedException"/>.
     /// </summary>
     public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellationToken)
@@ -74,12 +74,13 @@ public static partial class StorageSetup
         var settings = services.GetRequiredService<StorageSettings>();
         var time = services.GetRequiredService<TimeProvider>();
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Vardbro.Storage");
-        var started = time.GetTimestamp();
+        long? firstFailure = null;
         var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddRetry(new RetryStrategyOptions
             {
+                // The time counts from the first failure: a slow first try (a cold start) does not use it up.
                 ShouldHandle = args => ValueTask.FromResult(
-                    args.Outcome.Exception is NpgsqlException { IsTransient: true } && time.GetElapsedTime(started) < settings.StartupRetry),
+                    args.Outcome.Exception is NpgsqlException { IsTransient: true } && time.GetElapsedTime(firstFailure ??= time.GetTimestamp()) < settings.StartupRetry),
                 BackoffType = DelayBackoffType.Exponential,
                 Delay = TimeSpan.FromSeconds(1),
                 MaxDelay = TimeSpan.FromSeconds(10),
@@ -87,7 +88,7 @@ public static partial class StorageSetup
                 MaxRetryAttempts = int.MaxValue,
                 OnRetry = args =>
                 {
-                    LogDatabaseNotReachable(logger, args.Outcome.Exception?.Message, args.RetryDelay.TotalSeconds, Math.Max(0, (settings.StartupRetry - time.GetElapsedTime(started)).TotalSeconds));
+                    LogDatabaseNotReachable(logger, args.Outcome.Exception?.Message, args.RetryDelay.TotalSeconds, Math.Max(0, (settings.StartupRetry - time.GetElapsedTime(firstFailure ?? time.GetTimestamp())).TotalSeconds));
                     return ValueTask.CompletedTask;
                 },
             })
