@@ -1,13 +1,18 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Vardbro.Server.Notifications;
+using Vardbro.Server.Storage;
 using Vardbro.Server.Tests.Infrastructure;
 
 namespace Vardbro.Server.Tests.Processes;
 
 /// <summary>
-/// SIGTERM while audited reads are in flight (a deploy, a scale-in): the server stops accepting, lets
-/// the requests it took finish, and stores every audit event it had queued before it exits with 0, so
-/// that after a restart every read that was answered 200 has its event.
+/// SIGTERM (a deploy, a scale-in): the server stops accepting, lets the requests it took finish,
+/// stores every audit event it had queued, and gives back the notifications it was still sending
+/// (due at once for the next start or another instance), then exits with 0.
 /// </summary>
 [Collection(ProcessTestGroup.Name)]
 [Trait("Category", "Process")]
@@ -79,6 +84,47 @@ public sealed partial class GracefulShutdownTests
         var verify = await adminAgain.GetJsonAsync("/api/admin/audit/verify");
         Assert.True((bool)verify["valid"]!, verify.ToJsonString());
     }
+
+    [Fact]
+    public async Task SIGTERM_while_a_notification_is_being_sent_gives_it_back_for_the_next_start()
+    {
+        using var database = TestDatabase.Create();
+
+        // The SMS gateway takes the request and never answers, so the send is in flight at SIGTERM.
+        using var gateway = new TcpListener(IPAddress.Loopback, 0);
+        gateway.Start();
+        var settings = database.Settings();
+        settings["Notifications:Http:Url"] = $"http://127.0.0.1:{((IPEndPoint)gateway.LocalEndpoint).Port}/sms";
+
+        await using var server = await ServerProcess.StartAsync(settings);
+        long id;
+        await using (var db = Open(database))
+        {
+            var row = NotificationOutbox.Add(
+                db, new NotificationSettings(Options.Create(new NotificationsOptions { Sender = "http", Http = new() { Url = settings["Notifications:Http:Url"] } })),
+                TimeProvider.System, NotificationOutbox.Sms, "+46 70 000 00 09", "Your code is 424242.", "webdoc", null);
+            await db.SaveChangesAsync();
+            id = row.Id;
+        }
+
+        // The dispatcher polls every 2 s; wait until it has connected to the gateway with the message.
+        using var accepted = await gateway.AcceptTcpClientAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        await server.StopAsync();
+        Assert.Equal(0, server.ExitCode);
+
+        await using (var db = Open(database))
+        {
+            var row = await db.Notifications.AsNoTracking().SingleAsync(n => n.Id == id);
+
+            // Not sent, no attempt counted, and due at once rather than leased for another two minutes.
+            Assert.Equal((NotificationStatus.Pending, 0), (row.Status, row.Attempts));
+            Assert.True(row.NextAttemptAt <= TimeProvider.System.GetUtcNow(), $"next attempt at {row.NextAttemptAt:O}");
+        }
+    }
+
+    private static VardbroDb Open(TestDatabase database) => database.Provider == "postgres"
+        ? new PostgresVardbroDb(new DbContextOptionsBuilder<PostgresVardbroDb>().UseNpgsql(database.ConnectionString).Options)
+        : new SqliteVardbroDb(new DbContextOptionsBuilder<SqliteVardbroDb>().UseSqlite(StorageSetup.SqliteConnectionString(Path.Combine(database.DataDirectory, "vardbro.db"))).Options);
 
     private static async Task<int> CountEventsAsync(HttpClient admin, string patientId)
     {
