@@ -13,7 +13,8 @@
 #   --label L     add -L to the result file's name (e.g. --label after); an existing file is never
 #                 overwritten: a second run of the day gets -run2, -run3, ...
 #
-# Needs: the .NET SDK, wrk, curl; sqlite3/psql are used for counting when present.
+# Needs: the .NET SDK and curl; wrk is installed from Debian packages when missing (as root, or
+# with sudo); sqlite3/psql are used for counting when present.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
     --keep) keep=1 ;;
     --label) label="${2:?--label needs a name}"; shift ;;
     --label=*) label="${1#*=}" ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -47,6 +48,17 @@ jit_warmup=$([ $quick = 1 ] && echo 2 || echo 25)
 threads=2
 connections=32
 provider=$([ $postgres = 1 ] && echo postgres || echo sqlite)
+
+if ! command -v wrk >/dev/null; then
+  # As .ci/postgres.sh installs PostgreSQL: the Debian package, as root or through sudo.
+  echo "[bench] installing wrk (Debian package) ..." >&2
+  if [ "$(id -u)" = 0 ]; then as_root=(); elif command -v sudo >/dev/null; then as_root=(sudo); else
+    echo "bench: wrk is missing and cannot be installed (not root, no sudo); install the Debian package wrk" >&2; exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${as_root[@]}" apt-get update -qq >&2 && "${as_root[@]}" apt-get install -y -qq wrk >&2 \
+    || { echo "bench: installing wrk failed (apt-get install -y wrk)" >&2; exit 1; }
+fi
 
 for tool in dotnet wrk curl; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }

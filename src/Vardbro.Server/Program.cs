@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
 using Scalar.AspNetCore;
 using Vardbro.Connectors;
 using Vardbro.Connectors.Cliniko;
@@ -41,10 +42,17 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 
 // ---- services -----------------------------------------------------------------------------
 builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSettings<AdminOptions>(AdminOptions.Section);
+builder.Services.AddSettings<SandboxOptions>(SandboxOptions.Section);
+builder.Services.AddSettings<CursorsOptions>(CursorsOptions.Section);
+builder.Services.AddSettings<AuditOptions>(AuditOptions.Section);
+builder.Services.AddSettings<DocumentsOptions>(DocumentsOptions.Section);
+builder.Services.AddSettings<NotificationsOptions>(NotificationsOptions.Section);
+builder.Services.AddSettings<ForwardedHeadersSettings>(ForwardedHeadersSettings.Section);
 builder.Services.AddVardbroStorage();
 builder.Services.AddSingleton<EmrCatalog>();
 builder.Services.AddScoped<EmrConnectors>();
-builder.Services.AddSingleton(sp => CursorKeys.From(sp.GetRequiredService<IConfiguration>()));
+builder.Services.AddSingleton(sp => CursorKeys.From(sp.GetRequiredService<IOptions<CursorsOptions>>().Value));
 builder.Services.AddLocalConnector();
 builder.Services.AddFhirConnector();
 builder.Services.AddClinikoConnector();
@@ -57,7 +65,7 @@ builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditLog>());
 builder.Services.AddSingleton<IdempotencyStore>();
 builder.Services.AddHostedService<IdempotencyPurger>();
 builder.Services.AddSingleton<NotificationSettings>();
-builder.Services.AddSingleton(sp => DocumentLimits.From(sp.GetRequiredService<IConfiguration>()));
+builder.Services.AddSingleton(sp => new DocumentLimits(sp.GetRequiredService<IOptions<DocumentsOptions>>().Value.MaxSizeBytes));
 builder.Services.AddHttpClient<HttpNotificationSender>(HttpNotificationSender.Configure);
 builder.Services.AddSingleton<NotificationDispatcher>();
 builder.Services.AddScoped<INotificationOutbox, OutboxPort>();
@@ -72,21 +80,43 @@ builder.Services.Configure<JsonOptions>(o =>
     o.SerializerOptions.Encoder = Problem.JsonEncoder;
 });
 builder.Services.AddOpenApi(OpenApiSetup.Configure);
+builder.Services.AddVardbroHealthChecks();
 builder.AddVardbroTelemetry();
 
 var app = builder.Build();
 
 // ---- start: configuration, database, sandbox -------------------------------------------------
-_ = app.Services.GetRequiredService<EmrCatalog>(); // a bad Emrs entry stops the start, with its reason
-_ = app.Services.GetRequiredService<CursorSigner>(); // so does a bad Cursors:Key
-_ = app.Services.GetRequiredService<SecretHasher>(); // and a bad Auth:SecretKey
-await StorageSetup.MigrateAsync(app.Services, app.Lifetime.ApplicationStopping);
-if (SandboxSeeder.IsEnabled(app.Configuration, app.Environment))
+// Every setting is checked before anything starts; a bad one ends the process with one line naming it.
+if (Settings.Problems(app.Services, () => app.Services.GetRequiredService<EmrCatalog>(), () => app.Services.GetRequiredService<StorageSettings>(), () => app.Services.GetRequiredService<SecretHasher>()) is { } problems)
+{
+    await Console.Error.WriteLineAsync(problems);
+    await app.DisposeAsync();
+    return 1;
+}
+
+try
+{
+    await StorageSetup.MigrateAsync(app.Services, app.Lifetime.ApplicationStopping);
+}
+catch (StartupFailedException ex)
+{
+    await Console.Error.WriteLineAsync(ex.Message);
+    await app.DisposeAsync();
+    return 1;
+}
+
+var sandbox = app.Services.GetRequiredService<IOptions<SandboxOptions>>().Value.IsEnabled(app.Environment);
+if (sandbox)
 {
     await SandboxSeeder.SeedAsync(app.Services, app.Lifetime.ApplicationStopping);
 }
 
 // ---- pipeline -------------------------------------------------------------------------------
+if (app.Services.GetRequiredService<IOptions<ForwardedHeadersSettings>>().Value is { Enabled: true } forwarded)
+{
+    app.UseForwardedHeaders(forwarded.ToOptions());
+}
+
 app.UseMiddleware<RequestIdMiddleware>();
 app.UseExceptionHandler();
 app.UseStatusCodePages(ErrorPages.WriteStatusCodePageAsync);
@@ -100,7 +130,7 @@ app.UseMiddleware<IdempotencyMiddleware>();
 app.MapHealth();
 app.MapVardbroMetrics();
 app.MapOpenApi();
-app.MapScalarApiReference("/docs/reference");
+app.MapScalarApiReference("/docs/reference", o => ReferencePage.Configure(o, app.Environment.IsDevelopment() && sandbox));
 app.MapGet("/docs/errors", ErrorPages.Reference).ExcludeFromDescription();
 
 var api = app.MapGroup("/api");
@@ -115,7 +145,7 @@ careUnit.MapSchedules();
 careUnit.MapTimeslots();
 careUnit.MapAppointments();
 careUnit.MapMedicalNotes();
-careUnit.MapDocuments(DocumentLimits.From(app.Configuration));
+careUnit.MapDocuments(app.Services.GetRequiredService<DocumentLimits>());
 
 // The same reads as FHIR R4 resources, for every connector (docs/api.md, "FHIR-shaped output").
 var fhirCareUnit = api.MapGroup("/fhir/emrs/{emr}/care-units/{care_unit_id}").AddEndpointFilterFactory(CareUnitScope.Resolve);
@@ -129,6 +159,7 @@ admin.MapAuditAdmin();
 admin.MapOutboxAdmin();
 
 await app.RunAsync();
+return 0;
 
 /// <summary>The entry point, visible to the HTTP-level tests.</summary>
 public partial class Program;

@@ -3,9 +3,11 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Vardbro.Connectors;
 using Vardbro.Storage;
 using Vardbro.Server.Emrs;
+using Vardbro.Server.Sandbox;
 using Vardbro.Server.Storage;
 
 namespace Vardbro.Server.Api;
@@ -212,7 +214,7 @@ public sealed record ClientCredentials(string SecretHash, string SecretStamp, st
 /// Authenticates every <c>/api</c> request (client headers, or the admin key under <c>/api/admin</c>)
 /// and checks the client's grants for the EMR and care unit in the path. Runs after routing.
 /// </summary>
-public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cache, SecretHasher hasher, EmrCatalog emrs, IConfiguration configuration, IHostEnvironment environment)
+public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cache, SecretHasher hasher, EmrCatalog emrs, IOptions<AdminOptions> admin, IOptions<SandboxOptions> sandbox, IHostEnvironment environment)
 {
     private const string AuthFailed = "Authentication failed: send a valid x-leyr-client-id and x-leyr-client-secret.";
 
@@ -274,7 +276,7 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
         }
 
         // The sandbox's well-known credentials stop working when the sandbox is turned off.
-        if (id == Sandbox.SandboxSeeder.ClientId && !Sandbox.SandboxSeeder.IsEnabled(configuration, environment))
+        if (id == Sandbox.SandboxSeeder.ClientId && !sandbox.Value.IsEnabled(environment))
         {
             return null;
         }
@@ -331,7 +333,7 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
 
     private async Task<bool> AdminKeyAcceptedAsync(HttpContext context)
     {
-        var configured = configuration["Admin:Key"];
+        var configured = admin.Value.Key;
         if (string.IsNullOrEmpty(configured))
         {
             await Problem.WriteAsync(context, 404, "The admin API is off: no admin key is configured (Admin:Key).", [new ApiError(ErrorCodes.NotFound, "The admin API is off.", "path")]);
@@ -350,6 +352,14 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
 
         return ok;
     }
+}
+
+/// <summary><c>Admin:*</c>: <c>Key</c> turns the admin API on; unset, <c>/api/admin</c> answers 404.</summary>
+public sealed class AdminOptions
+{
+    public const string Section = "Admin";
+
+    public string? Key { get; set; }
 }
 
 /// <summary>Gives every response an <c>x-request-id</c> (a UUID), which errors repeat as <c>instance</c>.</summary>

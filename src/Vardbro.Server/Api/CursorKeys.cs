@@ -1,35 +1,53 @@
+using System.ComponentModel.DataAnnotations;
 using Vardbro.Connectors;
 
 namespace Vardbro.Server.Api;
 
-/// <summary>The key that signs cursors which must not be forged (<see cref="CursorSigner"/>), from <c>Cursors:Key</c>.</summary>
-public static class CursorKeys
+/// <summary>
+/// <c>Cursors:Key</c> (base64, at least 32 bytes) where set: every instance behind one load balancer
+/// needs the same. Unset, this process makes its own, and a signed cursor is good on the instance
+/// that issued it.
+/// </summary>
+public sealed class CursorsOptions : IValidatableObject
 {
-    /// <summary>
-    /// <c>Cursors:Key</c> (base64, at least 32 bytes) where set: every instance behind one load
-    /// balancer needs the same. Unset, this process makes its own, and a signed cursor is good on the
-    /// instance that issued it.
-    /// </summary>
-    public static CursorSigner From(IConfiguration configuration)
+    public const string Section = "Cursors";
+
+    public string? Key { get; set; }
+
+    /// <summary>The key's bytes; null when unset or not valid.</summary>
+    public byte[]? KeyBytes()
     {
-        ArgumentNullException.ThrowIfNull(configuration);
-        if (configuration["Cursors:Key"] is not { Length: > 0 } text)
+        if (string.IsNullOrEmpty(Key))
         {
-            return CursorSigner.ProcessDefault;
+            return null;
         }
 
         try
         {
-            var key = Convert.FromBase64String(text);
-            if (key.Length >= 32)
-            {
-                return new CursorSigner(key);
-            }
+            var key = Convert.FromBase64String(Key);
+            return key.Length >= 32 ? key : null;
         }
         catch (FormatException)
         {
+            return null;
         }
+    }
 
-        throw new InvalidOperationException("Cursors:Key must be base64 of at least 32 bytes (e.g. openssl rand -base64 32).");
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!string.IsNullOrEmpty(Key) && KeyBytes() is null)
+        {
+            yield return new ValidationResult("must be base64 of at least 32 bytes (e.g. openssl rand -base64 32).", [nameof(Key)]);
+        }
+    }
+}
+
+/// <summary>The key that signs cursors which must not be forged (<see cref="CursorSigner"/>), from <see cref="CursorsOptions"/>.</summary>
+public static class CursorKeys
+{
+    public static CursorSigner From(CursorsOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.KeyBytes() is { } key ? new CursorSigner(key) : CursorSigner.ProcessDefault;
     }
 }

@@ -6,8 +6,8 @@ namespace Vardbro.Server.Api;
 /// <summary>Describes what the endpoint metadata cannot: the credentials and the error envelope.</summary>
 public static class OpenApiSetup
 {
-    private const string ClientId = "x-leyr-client-id";
-    private const string ClientSecret = "x-leyr-client-secret";
+    public const string ClientId = "x-leyr-client-id";
+    public const string ClientSecret = "x-leyr-client-secret";
     private const string AdminKey = "x-admin-key";
     private const string ProblemSchema = "Problem";
 

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.ComponentModel.DataAnnotations;
 using System.Threading.Channels;
+using Microsoft.Extensions.Options;
 using Vardbro.Connectors;
 using Vardbro.Server.Api;
 using Vardbro.Server.Storage;
@@ -33,13 +35,14 @@ public sealed partial class AuditLog : BackgroundService
     // The single-reader channel cannot count what it holds; this does, for the queue-depth gauge.
     private int depth;
 
-    public AuditLog(IServiceScopeFactory scopes, AuditStore store, ILogger<AuditLog> logger, IConfiguration configuration, IMeterFactory meters)
+    public AuditLog(IServiceScopeFactory scopes, AuditStore store, ILogger<AuditLog> logger, IOptions<AuditOptions> options, IMeterFactory meters)
     {
         ArgumentNullException.ThrowIfNull(meters);
+        ArgumentNullException.ThrowIfNull(options);
         this.scopes = scopes;
         this.store = store;
         this.logger = logger;
-        maxWait = TimeSpan.FromSeconds(configuration.GetValue("Audit:MaxWaitSeconds", 30.0));
+        maxWait = TimeSpan.FromSeconds(options.Value.MaxWaitSeconds);
         var meter = meters.Create(Telemetry.VardbroMetrics.MeterName);
         meter.CreateObservableGauge("vardbro.audit.queue.depth", () => Volatile.Read(ref depth), "{event}", "Audit events waiting for the writer's next commit.");
         commitDuration = meter.CreateHistogram("vardbro.audit.commit.duration", "s", "One group commit of audit events, sealed into the chain, by outcome.", advice: Telemetry.VardbroMetrics.Seconds);
@@ -163,6 +166,16 @@ public sealed partial class AuditLog : BackgroundService
     private static partial void LogWaitedTooLong(ILogger logger, double seconds);
 
     private sealed class AuditWriteFailedException(Exception inner) : Exception("The audit event could not be stored.", inner);
+}
+
+/// <summary><c>Audit:*</c>.</summary>
+public sealed class AuditOptions
+{
+    public const string Section = "Audit";
+
+    /// <summary>How long a request waits for its audit event to be stored before it is answered 503.</summary>
+    [Range(0.1, 3600, ErrorMessage = "must be a number of seconds from 0.1 to 3600.")]
+    public double MaxWaitSeconds { get; set; } = 30;
 }
 
 /// <summary>What the handler of an audited request tells the audit trail about it.</summary>

@@ -6,6 +6,16 @@ using Vardbro.Server.Storage;
 
 namespace Vardbro.Server.Sandbox;
 
+/// <summary><c>Sandbox:Enabled</c>: the sandbox EMRs' data and client; by default on in Development only.</summary>
+public sealed class SandboxOptions
+{
+    public const string Section = "Sandbox";
+
+    public bool? Enabled { get; set; }
+
+    public bool IsEnabled(IHostEnvironment environment) => Enabled ?? environment?.IsDevelopment() == true;
+}
+
 /// <summary>
 /// Seeds the sandbox on first start: the <c>webdoc</c> and <c>takecare</c> EMRs' master data and
 /// test patients (an EMR is seeded only while it has no care units), and the sandbox client.
@@ -15,8 +25,6 @@ public static partial class SandboxSeeder
     public const string ClientId = "sandbox-client";
     public const string ClientSecret = "sandbox-secret";
 
-    public static bool IsEnabled(IConfiguration configuration, IHostEnvironment environment) =>
-        configuration.GetValue<bool?>("Sandbox:Enabled") ?? environment.IsDevelopment();
 
     /// <summary>Only EMRs whose records Vardbro holds itself are seeded; test data never goes to a remote EHR.</summary>
     private static bool OwnsMasterData(EmrCatalog catalog, EmrDefinition emr) =>

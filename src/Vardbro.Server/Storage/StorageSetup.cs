@@ -1,12 +1,17 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Polly;
+using Polly.Retry;
+using Vardbro.Server.Api;
 using Vardbro.Connectors.Local;
 using Vardbro.Storage;
 
 namespace Vardbro.Server.Storage;
 
-public static class StorageSetup
+public static partial class StorageSetup
 {
     /// <summary>
     /// Registers <see cref="VardbroDb"/> for the configured provider (SQLite unless
@@ -15,6 +20,8 @@ public static class StorageSetup
     /// </summary>
     public static IServiceCollection AddVardbroStorage(this IServiceCollection services)
     {
+        services.AddSettings<StorageOptions>(StorageOptions.Section)
+            .Configure<IConfiguration>((o, configuration) => o.ConnectionString = configuration.GetConnectionString("Vardbro"));
         services.AddSingleton<StorageSettings>();
         services.AddSingleton<AuditStore>();
         services.AddPooledDbContextFactory<SqliteVardbroDb>((sp, o) => o
@@ -57,9 +64,46 @@ public static class StorageSetup
 
     /// <summary>
     /// Applies the provider's migrations; on SQLite also turns on write-ahead logging and keeps the
-    /// audit trail in its own file (<see cref="SqliteAuditFile"/>).
+    /// audit trail in its own file (<see cref="SqliteAuditFile"/>). A PostgreSQL server that cannot be
+    /// reached yet (still starting, its container not up) is tried again after 1 s, 2 s, 4 s … (10 s at
+    /// most) for <c>Storage:StartupRetrySeconds</c> from the first failure, each wait logged; after that the start fails with
+    /// <see cref="StartupFailedException"/>.
     /// </summary>
     public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        var settings = services.GetRequiredService<StorageSettings>();
+        var time = services.GetRequiredService<TimeProvider>();
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Vardbro.Storage");
+        long? firstFailure = null;
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddRetry(new RetryStrategyOptions
+            {
+                // The time counts from the first failure: a slow first try (a cold start) does not use it up.
+                ShouldHandle = args => ValueTask.FromResult(
+                    args.Outcome.Exception is NpgsqlException { IsTransient: true } && time.GetElapsedTime(firstFailure ??= time.GetTimestamp()) < settings.StartupRetry),
+                BackoffType = DelayBackoffType.Exponential,
+                Delay = TimeSpan.FromSeconds(1),
+                MaxDelay = TimeSpan.FromSeconds(10),
+                UseJitter = false,
+                MaxRetryAttempts = int.MaxValue,
+                OnRetry = args =>
+                {
+                    LogDatabaseNotReachable(logger, args.Outcome.Exception?.Message, args.RetryDelay.TotalSeconds, Math.Max(0, (settings.StartupRetry - time.GetElapsedTime(firstFailure ?? time.GetTimestamp())).TotalSeconds));
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
+        try
+        {
+            await pipeline.ExecuteAsync(async token => await MigrateOnceAsync(services, token), cancellationToken);
+        }
+        catch (NpgsqlException ex) when (ex.IsTransient)
+        {
+            throw new StartupFailedException($"The database could not be reached within Storage:StartupRetrySeconds ({settings.StartupRetry.TotalSeconds} s): {ex.Message}", ex);
+        }
+    }
+
+    private static async Task MigrateOnceAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<VardbroDb>();
@@ -74,33 +118,47 @@ public static class StorageSetup
             await SqliteAuditFile.MoveAsync((SqliteConnection)db.Database.GetDbConnection(), cancellationToken);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The database cannot be reached yet ({Reason}); trying again in {DelaySeconds} s ({LeftSeconds:0} s left of Storage:StartupRetrySeconds)")]
+    private static partial void LogDatabaseNotReachable(ILogger logger, string? reason, double delaySeconds, double leftSeconds);
 }
 
-/// <summary>Where the data lives, from <c>Storage:*</c> and <c>ConnectionStrings:Vardbro</c>.</summary>
+/// <summary>Where the data lives, from <see cref="StorageOptions"/> (already checked when the server starts).</summary>
 public sealed class StorageSettings
 {
-    public StorageSettings(IConfiguration configuration, IHostEnvironment environment)
+    public StorageSettings(IOptions<StorageOptions> options, IHostEnvironment environment)
     {
-        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(environment);
-        var provider = configuration["Storage:Provider"] ?? "sqlite";
-        if (provider.Equals("postgres", StringComparison.OrdinalIgnoreCase) || provider.Equals("postgresql", StringComparison.OrdinalIgnoreCase))
+        var storage = options.Value;
+        StartupRetry = TimeSpan.FromSeconds(storage.StartupRetrySeconds);
+        if (storage.IsPostgres)
         {
             IsPostgres = true;
-            PostgresConnectionString = configuration.GetConnectionString("Vardbro") is { Length: > 0 } cs
+            PostgresConnectionString = storage.ConnectionString is { Length: > 0 } cs
                 ? cs
                 : throw new InvalidOperationException("Storage:Provider is postgres but ConnectionStrings:Vardbro is not set.");
         }
-        else if (provider.Equals("sqlite", StringComparison.OrdinalIgnoreCase))
+        else if (storage.IsSqlite)
         {
-            DataDirectory = Path.GetFullPath(configuration["Storage:DataDirectory"] ?? "data", environment.ContentRootPath);
-            Directory.CreateDirectory(DataDirectory);
+            var directory = storage.DataDirectory ?? StorageOptions.DefaultDataDirectory()
+                ?? throw new InvalidOperationException("Storage:DataDirectory is not set and there is no default data directory.");
+            DataDirectory = Path.GetFullPath(directory, environment.ContentRootPath);
+            try
+            {
+                Directory.CreateDirectory(DataDirectory);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new InvalidOperationException($"Storage:DataDirectory '{DataDirectory}' cannot be created: {ex.Message}", ex);
+            }
+
             SqliteConnectionString = StorageSetup.SqliteConnectionString(Path.Combine(DataDirectory, "vardbro.db"));
             SqliteAuditConnectionString = StorageSetup.SqliteConnectionString(SqliteAuditFile.PathFor(SqliteConnectionString));
         }
         else
         {
-            throw new InvalidOperationException($"Storage:Provider must be 'sqlite' or 'postgres', not '{provider}'.");
+            throw new InvalidOperationException($"Storage:Provider must be 'sqlite' or 'postgres', not '{storage.Provider}'.");
         }
     }
 
@@ -114,6 +172,9 @@ public sealed class StorageSettings
     public string SqliteAuditConnectionString { get; } = "";
 
     public string PostgresConnectionString { get; } = "";
+
+    /// <summary>How long the start retries a database it cannot reach (<c>Storage:StartupRetrySeconds</c>).</summary>
+    public TimeSpan StartupRetry { get; }
 }
 
 // Used by `dotnet ef migrations add`; no database is contacted.

@@ -8,7 +8,7 @@ using Vardbro.Connectors;
 namespace Vardbro.Server.Telemetry;
 
 /// <summary>
-/// OpenTelemetry for the server (docs/adr/0007): traces of requests, connector calls and database
+/// OpenTelemetry for the server (docs/adr/0009): traces of requests, connector calls and database
 /// commands; metrics of requests, bookings, the audit writer, the outbox and connector calls. OTLP
 /// export when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set (the standard variables configure it),
 /// a Prometheus scrape endpoint when <c>Telemetry:Prometheus</c> is true.

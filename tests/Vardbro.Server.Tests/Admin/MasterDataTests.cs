@@ -123,9 +123,10 @@ public sealed class MasterDataTests(VardbroFactory factory) : IClassFixture<Vard
     public async Task Health_and_readiness_answer()
     {
         using var client = factory.CreateClient();
-        Assert.Equal("ok", (string?)(await client.GetJsonAsync("/healthz"))["status"]);
+        Assert.Equal("Healthy", (string?)(await client.GetJsonAsync("/healthz"))["status"]);
         var ready = await client.GetJsonAsync("/readyz");
-        Assert.Equal("ready", (string?)ready["status"]);
-        Assert.Equal("ok", (string?)ready["emrs"]!["webdoc"]);
+        Assert.Equal("Healthy", (string?)ready["status"]);
+        Assert.Equal(["database", "emr:takecare", "emr:webdoc"], ready["checks"]!.AsArray().Select(c => (string)c!["name"]!));
+        Assert.All(ready["checks"]!.AsArray(), c => Assert.Equal("Healthy", (string?)c!["status"]));
     }
 }

@@ -43,16 +43,38 @@ public sealed class ConnectorKindTests(ConnectorKindTests.ToyFactory factory) : 
     public void A_kind_refuses_a_bad_setting_of_its_own_and_the_start_names_the_key()
     {
         using var bad = new ToyFactory { Desk = "" };
-        var error = Assert.ThrowsAny<Exception>(() => bad.CreateClient());
-        Assert.Contains("Emrs:ledger:Desk is required for a toy EMR", error.ToString(), StringComparison.Ordinal);
+        var error = StartupError(bad);
+        Assert.Contains("Emrs:ledger:Desk is required for a toy EMR", error, StringComparison.Ordinal);
     }
 
     [Fact]
     public void An_emr_naming_no_registered_kind_stops_the_start_listing_the_known_ones()
     {
         using var bad = new ToyFactory { Kind = "abacus" };
-        var error = Assert.ThrowsAny<Exception>(() => bad.CreateClient());
-        Assert.Contains("Emrs:ledger:Connector 'abacus' is not a known connector (known: cliniko, fhir, local, toy)", error.ToString(), StringComparison.Ordinal);
+        var error = StartupError(bad);
+        Assert.Contains("Emrs:ledger:Connector 'abacus' is not a known connector (known: cliniko, fhir, local, toy)", error, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The one line a start refused for its settings writes to stderr (the process then exits with 1;
+    /// <c>StartupTests</c> shows that on the built server). The tests of this class run one at a time.
+    /// </summary>
+    private static string StartupError(ToyFactory bad)
+    {
+        var original = Console.Error;
+        using var captured = new StringWriter();
+        Console.SetError(captured);
+        try
+        {
+            Assert.ThrowsAny<Exception>(() => bad.CreateClient());
+        }
+        finally
+        {
+            Console.SetError(original);
+        }
+
+        var line = Assert.Single(captured.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), l => l.StartsWith("Configuration error: ", StringComparison.Ordinal));
+        return line;
     }
 
     public sealed class ToyFactory : VardbroFactory

@@ -31,17 +31,22 @@ public sealed class TestDatabase : IDisposable
 
     public string? DatabaseName { get; }
 
-    public static TestDatabase Create()
+    public static TestDatabase Create() => Create(IsPostgres);
+
+    /// <summary>A PostgreSQL database whatever the provider under test, for what only PostgreSQL shows; needs VARDBRO_TEST_POSTGRES.</summary>
+    public static TestDatabase CreatePostgres() => Create(postgres: true);
+
+    private static TestDatabase Create(bool postgres)
     {
         var dataDirectory = Path.Combine(Path.GetTempPath(), "vardbro-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dataDirectory);
-        if (!IsPostgres)
+        if (!postgres)
         {
             return new TestDatabase("sqlite", dataDirectory, null, null, null);
         }
 
         var admin = Environment.GetEnvironmentVariable("VARDBRO_TEST_POSTGRES")
-            ?? throw new InvalidOperationException("VARDBRO_TEST_PROVIDER=postgres needs VARDBRO_TEST_POSTGRES (see .ci/postgres.sh).");
+            ?? throw new InvalidOperationException("This test needs PostgreSQL: set VARDBRO_TEST_POSTGRES (see .ci/postgres.sh).");
         var name = "vardbro_test_" + Guid.NewGuid().ToString("N")[..16];
         using (var connection = new NpgsqlConnection(admin))
         {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.DependencyInjection;
 using Vardbro.Server.Notifications;
 using Vardbro.Server.Tests.Infrastructure;
@@ -98,7 +99,8 @@ public sealed class OutboxTests(VardbroFactory factory) : IClassFixture<VardbroF
     public void The_sender_setting_is_checked()
     {
         static NotificationSettings Read(params (string Key, string Value)[] values) =>
-            new(new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value))).Build());
+            new(Options.Create(new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value))).Build()
+                .GetSection(NotificationsOptions.Section).Get<NotificationsOptions>() ?? new NotificationsOptions()));
 
         Assert.Equal("outbox", Read().Sender);
         Assert.Equal("http", Read(("Notifications:Http:Url", "http://127.0.0.1:9/sms")).Sender);

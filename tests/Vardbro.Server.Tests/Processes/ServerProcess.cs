@@ -74,7 +74,12 @@ public sealed class ServerProcess : IAsyncDisposable
     /// server's output directory, as a deployment that runs from the application directory has it;
     /// without it the server is left to find its own settings (<c>appsettings.json</c>).
     /// </summary>
-    public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string?> settings, bool contentRootIsServerDirectory = true)
+    /// <para>
+    /// The port is passed as <c>--urls</c>, unless <paramref name="listenOn"/> gives the settings that
+    /// make the server listen on it (e.g. <c>ASPNETCORE_HTTP_PORTS</c>), as a deployment would.
+    /// </para>
+    public static async Task<ServerProcess> StartAsync(
+        IReadOnlyDictionary<string, string?> settings, bool contentRootIsServerDirectory = true, Func<int, IReadOnlyDictionary<string, string?>>? listenOn = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
 
@@ -82,7 +87,7 @@ public sealed class ServerProcess : IAsyncDisposable
         // it; start again on a new one when that happens.
         for (var attempt = 1; ; attempt++)
         {
-            var server = Launch(settings, FreePort(), contentRootIsServerDirectory);
+            var server = Launch(settings, FreePort(), contentRootIsServerDirectory, listenOn);
             try
             {
                 await server.WaitUntilHealthyAsync();
@@ -98,6 +103,39 @@ public sealed class ServerProcess : IAsyncDisposable
                 throw;
             }
         }
+    }
+
+    /// <summary>
+    /// Starts the server with <paramref name="settings"/> as <see cref="StartAsync"/> does, for a start
+    /// that must fail: waits for the process to end by itself (it is killed, and the call fails, after
+    /// <paramref name="timeout"/>) and returns its exit code and everything it wrote.
+    /// </summary>
+    public static async Task<(int ExitCode, string Output)> RunUntilExitAsync(IReadOnlyDictionary<string, string?> settings, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        await using var server = Launch(settings, FreePort(), contentRootIsServerDirectory: true, listenOn: null);
+        using var wait = new CancellationTokenSource(timeout);
+        try
+        {
+            await server.process.WaitForExitAsync(wait.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new InvalidOperationException($"The server did not exit within {timeout.TotalSeconds} s.\n{server.Output}");
+        }
+
+        await server.process.WaitForExitAsync();
+        return (server.process.ExitCode, server.Output);
+    }
+
+    /// <summary>
+    /// Launches the server as <see cref="StartAsync"/> does without waiting for it; the caller awaits
+    /// <see cref="WaitUntilHealthyAsync"/> when it is ready for the server to be up.
+    /// </summary>
+    public static ServerProcess Launch(IReadOnlyDictionary<string, string?> settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return Launch(settings, FreePort(), contentRootIsServerDirectory: true, listenOn: null);
     }
 
     /// <summary>A client with the server's base address and no credentials.</summary>
@@ -214,7 +252,8 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public override string ToString() => $"Vardbro.Server pid {process.Id} at {BaseAddress}";
 
-    private static ServerProcess Launch(IReadOnlyDictionary<string, string?> settings, int port, bool contentRootIsServerDirectory)
+    private static ServerProcess Launch(
+        IReadOnlyDictionary<string, string?> settings, int port, bool contentRootIsServerDirectory, Func<int, IReadOnlyDictionary<string, string?>>? listenOn)
     {
         var workingDirectory = Path.Combine(Path.GetTempPath(), "vardbro-process-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(workingDirectory);
@@ -232,8 +271,11 @@ public sealed class ServerProcess : IAsyncDisposable
             StandardErrorEncoding = Encoding.UTF8,
         };
         start.ArgumentList.Add(ServerAssembly);
-        start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add(baseAddress.ToString().TrimEnd('/'));
+        if (listenOn is null)
+        {
+            start.ArgumentList.Add("--urls");
+            start.ArgumentList.Add(baseAddress.ToString().TrimEnd('/'));
+        }
 
         // The working directory is a scratch directory, as for a service started from anywhere; the
         // content root (appsettings.json) is the server's own output directory, as in a deployment
@@ -261,7 +303,7 @@ public sealed class ServerProcess : IAsyncDisposable
         environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         environment["DOTNET_NOLOGO"] = "1";
         environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        foreach (var (key, value) in settings)
+        foreach (var (key, value) in listenOn is null ? settings : settings.Concat(listenOn(port)))
         {
             if (value is not null)
             {
@@ -296,7 +338,8 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    private async Task WaitUntilHealthyAsync()
+    /// <summary>Waits until <c>/healthz</c> answers 200 (60 s at most); fails when the process ends first.</summary>
+    public async Task WaitUntilHealthyAsync()
     {
         using var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
         var deadline = Stopwatch.StartNew();
@@ -360,7 +403,7 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>The dotnet host that runs the tests (so the same runtime runs the server), else the one on PATH.</summary>
-    private static string DotnetHost()
+    public static string DotnetHost()
     {
         var current = Environment.ProcessPath;
         if (current is not null && Path.GetFileNameWithoutExtension(current).Equals("dotnet", StringComparison.OrdinalIgnoreCase))

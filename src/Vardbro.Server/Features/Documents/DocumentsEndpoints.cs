@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Net.Http.Headers;
@@ -29,13 +30,20 @@ public sealed record DocumentResponse(
     }
 }
 
-/// <summary>The largest document accepted (decoded bytes), from <c>Documents:MaxSizeBytes</c>.</summary>
+/// <summary>The largest document accepted (decoded bytes), from <see cref="DocumentsOptions"/>.</summary>
 public sealed record DocumentLimits(long MaxSizeBytes)
 {
     public const long Default = 25L * 1024 * 1024;
+}
 
-    public static DocumentLimits From(IConfiguration configuration) =>
-        new(configuration?.GetValue<long?>("Documents:MaxSizeBytes") is { } max and > 0 ? max : Default);
+/// <summary><c>Documents:*</c>.</summary>
+public sealed class DocumentsOptions
+{
+    public const string Section = "Documents";
+
+    /// <summary>The largest document accepted, in decoded bytes (25 MiB by default, 1 GiB at most).</summary>
+    [Range(1L, 1L << 30, ErrorMessage = "must be a whole number of bytes from 1 to 1073741824 (1 GiB).")]
+    public long MaxSizeBytes { get; set; } = DocumentLimits.Default;
 }
 
 public static class DocumentsEndpoints
