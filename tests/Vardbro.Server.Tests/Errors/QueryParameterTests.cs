@@ -49,8 +49,12 @@ public sealed partial class QueryParameterTests(VardbroFactory factory) : IClass
             var body = await response.Content.ReadAsStringAsync();
             Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{method} {pattern}: {(int)response.StatusCode} {body}");
             var problem = JsonNode.Parse(body)!;
-            var error = problem["errors"]!.AsArray().Select(e => e!).FirstOrDefault(e => (string?)e["path"] == "patientid");
-            Assert.True(error is not null && (string?)error["error_code"] == "INVALID_FIELD", $"{method} {pattern}: {body}");
+            var refused = response.Content.Headers.ContentType?.MediaType == "application/fhir+json"
+
+                // The FHIR routes answer the envelope as an OperationOutcome (docs/api.md, "FHIR-shaped output").
+                ? problem["issue"]!.AsArray().Any(i => (string?)i!["expression"]?[0] == "patientid" && (string?)i["details"]!["coding"]![0]!["code"] == "INVALID_FIELD")
+                : problem["errors"]!.AsArray().Any(e => (string?)e!["path"] == "patientid" && (string?)e["error_code"] == "INVALID_FIELD");
+            Assert.True(refused, $"{method} {pattern}: {body}");
         }
     }
 

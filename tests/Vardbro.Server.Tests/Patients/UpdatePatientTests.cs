@@ -27,6 +27,8 @@ public sealed partial class UpdatePatientTests(VardbroFactory factory) : IClassF
     public async Task Given_fields_replace_their_values_and_the_rest_stays()
     {
         using var client = factory.Sandbox();
+        var emrs = (await client.GetJsonAsync("/api/emrs")).AsArray();
+        Assert.All(emrs, e => Assert.Contains("patient_updates", e!["capabilities"]!.AsArray().Select(c => (string?)c)));
         var made = await client.PostJsonAsync($"{L01}/patients", new
         {
             first_name = "Greta", last_name = "Gammal", external_id = "195003042222",
@@ -182,7 +184,7 @@ public sealed class FhirUpdatePatientTests(FhirEmrFixture fixture) : IClassFixtu
         Assert.Equal(new int?[] { 412, 200 }, puts);
         Assert.True(calls.Count(r => r.Method == "GET") >= 2, string.Join(", ", calls));
 
-        using var emrId = await UpdatePatientTests.PatchAsync(client, Tolvan, new { emr_id = "someone-else" });
+        using var emrId = await UpdatePatientTests.PatchAsync(client, Tolvan, new { first_name = "Tolle", emr_id = "someone-else" });
         await emrId.ProblemAsync(HttpStatusCode.BadRequest, "INVALID_FIELD", "emr_id");
     }
 }
