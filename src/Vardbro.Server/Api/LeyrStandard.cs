@@ -35,21 +35,14 @@ public sealed class LeyrStandard(RequestDelegate next)
         if (wrong is not null)
         {
             context.Items[RefusalKey] = new VardbroException(ErrorCodes.InvalidField, NotAnEnumerationMember, wrong);
-            if (query.Count > 0)
-            {
-                request.QueryString = QueryString.Create(request.Query.Where(q => q.Key != Query));
-            }
-
+            request.QueryString = WithoutSwitch(request.QueryString);
             return next(context);
         }
 
         if ((header.Count > 0 || query.Count > 0) && request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase, out var rest))
         {
             request.Path = "/api/fhir" + rest;
-            if (query.Count > 0)
-            {
-                request.QueryString = QueryString.Create(request.Query.Where(q => q.Key != Query));
-            }
+            request.QueryString = WithoutSwitch(request.QueryString);
         }
 
         return next(context);
@@ -58,6 +51,23 @@ public sealed class LeyrStandard(RequestDelegate next)
     /// <summary>A switch with a value other than <c>fhir</c> on this request, refused once the client is known.</summary>
     public static VardbroException? RefusalOf(HttpContext context) =>
         context?.Items.TryGetValue(RefusalKey, out var refusal) == true ? refusal as VardbroException : null;
+
+    /// <summary>
+    /// The query without <c>standard</c>, the rest byte for byte as the client sent it, so that links the
+    /// twin builds from its request (a Bundle's self link) are the ones it would build for a direct call.
+    /// </summary>
+    private static QueryString WithoutSwitch(QueryString query)
+    {
+        if (!query.HasValue)
+        {
+            return query;
+        }
+
+        var kept = query.Value![1..].Split('&')
+            .Where(part => !string.Equals(Uri.UnescapeDataString(part.Split('=')[0].Replace('+', ' ')), Query, StringComparison.OrdinalIgnoreCase))
+            .ToList();
+        return kept.Count == 0 ? QueryString.Empty : new QueryString("?" + string.Join('&', kept));
+    }
 
     private static bool IsFhir(Microsoft.Extensions.Primitives.StringValues values) =>
         values.Count == 1 && string.Equals(values[0], Fhir, StringComparison.Ordinal);
