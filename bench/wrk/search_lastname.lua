@@ -8,6 +8,6 @@ c.install({
   expected = { [200] = true },
   init = function() prefixes = c.lines("lastname_prefixes.txt") end,
   request = function()
-    return wrk.format("GET", c.base .. "/patients?last_name=" .. c.pick(prefixes), c.headers)
+    return wrk.format("GET", c.base .. "/patients?limit=50&last_name=" .. c.pick(prefixes), c.headers)
   end,
 })

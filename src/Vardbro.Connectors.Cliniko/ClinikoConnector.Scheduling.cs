@@ -183,6 +183,13 @@ public sealed partial class ClinikoConnector
             ? ToAppointment(record, await ZoneAsync(careUnitId, cancellationToken), Now())
             : null;
 
+    /// <summary>An individual appointment's business: the care unit it was booked at.</summary>
+    public async Task<string?> FindAppointmentCareUnitAsync(string appointmentId, CancellationToken cancellationToken) =>
+        ClinikoIds.IsValid(appointmentId) && await http.GetAsync("individual_appointments/" + appointmentId, cancellationToken) is { } record
+        && record.Str("deleted_at") is null
+            ? record.LinkedId("business")
+            : null;
+
     private async Task<JsonElement?> ReadAppointmentAsync(string careUnitId, string appointmentId, CancellationToken cancellationToken) =>
         ClinikoIds.IsValid(appointmentId) && await http.GetAsync("individual_appointments/" + appointmentId, cancellationToken) is { } record
         && record.LinkedId("business") == careUnitId && record.Str("deleted_at") is null

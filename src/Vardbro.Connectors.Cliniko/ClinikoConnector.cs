@@ -11,7 +11,7 @@ namespace Vardbro.Connectors.Cliniko;
 /// master-data writes through Vardbro and no schedule writes: those are NOT_SUPPORTED.
 /// </summary>
 public sealed partial class ClinikoConnector :
-    ICareUnitDirectory, IPatientDirectory, IScheduling, IAppointmentBooking, IMedicalNotes, IDocuments, IHealthProbe
+    ICareUnitDirectory, IPatientDirectory, IPatientUpdates, IScheduling, IAppointmentBooking, IAppointmentLocator, IMedicalNotes, IDocuments, IHealthProbe
 {
     private readonly ClinikoTransport transport;
     private readonly ClinikoHttp http;
@@ -302,6 +302,60 @@ public sealed partial class ClinikoConnector :
         }, cancellationToken);
     }
 
+
+    /// <summary>
+    /// Cliniko's "Update Patient" (sections/patients.md; PATCH in the newer docs, PUT in the older) with
+    /// only the attributes the change names. Cliniko holds one e-mail address per patient, so a change to
+    /// several is refused rather than cut.
+    /// </summary>
+    public async Task<Patient?> UpdatePatientAsync(string patientEmrId, PatientChange change, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        if (change.Emails is { Count: > 1 })
+        {
+            throw new VardbroException(ErrorCodes.InvalidField, "This EMR keeps one e-mail address per patient; give at most one.", "emails");
+        }
+
+        if (!ClinikoIds.IsValid(patientEmrId) || await http.GetAsync("patients/" + patientEmrId, cancellationToken) is null)
+        {
+            return null;
+        }
+
+        var body = new JsonObject();
+        if (change.FirstName is { } first)
+        {
+            body["first_name"] = first;
+        }
+
+        if (change.LastName is { } last)
+        {
+            body["last_name"] = last;
+        }
+
+        if (change.Phones is { } phones)
+        {
+            body["patient_phone_numbers"] = new JsonArray(phones.Select(p => (JsonNode)new JsonObject { ["phone_type"] = "Mobile", ["number"] = p }).ToArray());
+        }
+
+        if (change.Emails is { } emails)
+        {
+            body["email"] = emails.Count > 0 ? emails[0] : string.Empty;
+        }
+
+        if (change.Address is not null)
+        {
+            var address = change.AddressAfter(null);
+            body["address_1"] = address?.Street ?? string.Empty;
+            body["post_code"] = address?.PostalCode ?? string.Empty;
+            body["city"] = address?.City ?? string.Empty;
+            body["country"] = address?.Country ?? string.Empty;
+        }
+
+        var updated = await http.PatchAsync("patients/" + patientEmrId, body, cancellationToken)
+            ?? await http.GetAsync("patients/" + patientEmrId, cancellationToken)
+            ?? throw new EmrBadAnswerException("The EMR's updated patient could not be read back.");
+        return ToPatient(updated);
+    }
 
     private JsonObject ToCliniko(NewPatient patient)
     {

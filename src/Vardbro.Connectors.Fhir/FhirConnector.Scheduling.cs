@@ -389,6 +389,12 @@ public sealed partial class FhirConnector
         return fhir is null ? null : FhirMapping.ToAppointment(fhir, Now());
     }
 
+    /// <summary>The appointment's Location participant: the care unit it was booked at.</summary>
+    public async Task<string?> FindAppointmentCareUnitAsync(string appointmentId, CancellationToken cancellationToken) =>
+        FhirIds.IsValid(appointmentId) && await http.ReadAsync<F.Appointment>("Appointment/" + appointmentId, cancellationToken) is { } fhir
+            ? fhir.Participant.Select(p => FhirIds.OfReference(p.Actor?.Reference, "Location")).FirstOrDefault(l => l is not null)
+            : null;
+
     private async Task<F.Appointment?> ReadAppointmentAsync(string careUnitId, string appointmentId, CancellationToken cancellationToken)
     {
         if (!FhirIds.IsValid(appointmentId))

@@ -10,7 +10,7 @@ namespace Vardbro.Connectors.Fhir;
 /// are <c>Location</c>s, resources <c>Practitioner</c>s with a <c>PractitionerRole</c> there.
 /// </summary>
 public sealed partial class FhirConnector :
-    ICareUnitDirectory, IPatientDirectory, IScheduling, IAppointmentBooking, IMedicalNotes, IDocuments, IHealthProbe, IMasterDataAdmin
+    ICareUnitDirectory, IPatientDirectory, IPatientUpdates, IScheduling, IAppointmentBooking, IAppointmentLocator, IMedicalNotes, IDocuments, IHealthProbe, IMasterDataAdmin
 {
     private readonly FhirHttp http;
     private readonly FhirSettings settings;
@@ -226,6 +226,42 @@ public sealed partial class FhirConnector :
         return new PatientCreation(FhirMapping.ToPatient(made), Created: true);
     }
 
+
+    /// <summary>
+    /// A versioned update: read the Patient, change only what <paramref name="change"/> names (the official
+    /// name's parts, the phone and e-mail contact points, the addresses), PUT it back conditional on the
+    /// version read. Someone else's change in between is read again and the change re-applied to it, a
+    /// few times, before the update gives up with a conflict.
+    /// </summary>
+    public async Task<Patient?> UpdatePatientAsync(string patientEmrId, PatientChange change, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        if (!FhirIds.IsValid(patientEmrId))
+        {
+            return null;
+        }
+
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            var fhir = await http.ReadAsync<F.Patient>("Patient/" + patientEmrId, cancellationToken);
+            if (fhir is null)
+            {
+                return null;
+            }
+
+            FhirMapping.Apply(fhir, change);
+            try
+            {
+                return FhirMapping.ToPatient(await http.UpdateAsync(fhir, fhir.Meta?.VersionId, cancellationToken));
+            }
+            catch (FhirVersionConflictException)
+            {
+                // Changed by someone else since it was read: apply the change to the newer version.
+            }
+        }
+
+        throw new ConflictException(ErrorCodes.BadInput, "The EMR's record of this patient kept changing while it was updated; try again.", "patient_id");
+    }
 
     private async Task<F.Patient?> FindByNationalIdAsync(TypedId id, CancellationToken cancellationToken)
     {

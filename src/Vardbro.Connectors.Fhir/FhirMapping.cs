@@ -194,6 +194,71 @@ public static class FhirMapping
         return fhir;
     }
 
+    /// <summary>
+    /// <paramref name="change"/> applied to a Patient as read: the official (else first) name's given and
+    /// family parts, every phone or every e-mail contact point, the addresses. Everything else the
+    /// record holds (identifiers, other names, other contact points, extensions) stays as it was.
+    /// </summary>
+    public static void Apply(F.Patient fhir, PatientChange change)
+    {
+        ArgumentNullException.ThrowIfNull(fhir);
+        ArgumentNullException.ThrowIfNull(change);
+        if (change.FirstName is not null || change.LastName is not null)
+        {
+            var name = fhir.Name.FirstOrDefault(n => n.Use is F.HumanName.NameUse.Official) ?? fhir.Name.FirstOrDefault();
+            if (name is null)
+            {
+                name = new F.HumanName { Use = F.HumanName.NameUse.Official };
+                fhir.Name.Add(name);
+            }
+
+            if (change.FirstName is { } first)
+            {
+                name.Given = first.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            }
+
+            if (change.LastName is { } last)
+            {
+                name.Family = last;
+            }
+
+            // The text, where the record has one, would still read the old name.
+            name.Text = null;
+        }
+
+        Replace(fhir, F.ContactPoint.ContactPointSystem.Phone, change.Phones);
+        Replace(fhir, F.ContactPoint.ContactPointSystem.Email, change.Emails);
+        if (change.Address is not null)
+        {
+            fhir.Address.Clear();
+            if (change.AddressAfter(null) is { } address)
+            {
+                fhir.Address.Add(new F.Address
+                {
+                    Line = address.Street is null ? [] : [address.Street],
+                    PostalCode = address.PostalCode,
+                    City = address.City,
+                    Country = address.Country,
+                });
+            }
+        }
+    }
+
+    private static void Replace(F.Patient fhir, F.ContactPoint.ContactPointSystem system, IReadOnlyList<string>? values)
+    {
+        if (values is null)
+        {
+            return;
+        }
+
+        fhir.Telecom.RemoveAll(t => t.System == system);
+        var rank = fhir.Telecom.Select(t => t.Rank ?? 0).DefaultIfEmpty(0).Max() + 1;
+        foreach (var value in values)
+        {
+            fhir.Telecom.Add(new F.ContactPoint(system, null, value) { Rank = rank++ });
+        }
+    }
+
     public static Patient ToPatient(F.Patient patient)
     {
         ArgumentNullException.ThrowIfNull(patient);

@@ -71,6 +71,9 @@ public sealed partial class LocalConnector
         return row is null ? null : ToRecord(row, Now());
     }
 
+    public async Task<string?> FindAppointmentCareUnitAsync(string appointmentId, CancellationToken cancellationToken) =>
+        await Appointments.AsNoTracking().Where(a => a.Id == appointmentId).Select(a => a.CareUnitId).FirstOrDefaultAsync(cancellationToken);
+
     public async Task<Booking> BookAsync(string careUnitId, NewAppointment appointment, CancellationToken cancellationToken)
     {
         var (row, code) = await BookCoreAsync(careUnitId, appointment, phone: null, cancellationToken);

@@ -79,6 +79,56 @@ public sealed partial class LocalConnector
         }, cancellationToken);
     }
 
+    public async Task<Patient?> UpdatePatientAsync(string patientEmrId, PatientChange change, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+
+        // The create-or-return of the same person takes its lock by national id or names; an update
+        // changes one known row, so the row's own lock keeps two updates of it in order.
+        return await SerializedWrites.RunAsync(db, $"patient-row/{emr}/{patientEmrId}", async () =>
+        {
+            var row = await db.Set<PatientRow>().Include(x => x.Contacts)
+                .FirstOrDefaultAsync(x => x.Emr == emr && x.EmrId == patientEmrId, cancellationToken);
+            if (row is null)
+            {
+                return null;
+            }
+
+            if (change.FirstName is { } first)
+            {
+                row.FirstName = first;
+                row.FoldedFirstName = TextFolding.Fold(first);
+            }
+
+            if (change.LastName is { } last)
+            {
+                row.LastName = last;
+                row.FoldedLastName = TextFolding.Fold(last);
+            }
+
+            if (change.Phones is not null || change.Emails is not null)
+            {
+                var phones = change.Phones ?? Kept(row, LocalEhrModel.Phone);
+                var emails = change.Emails ?? Kept(row, LocalEhrModel.Email);
+                db.RemoveRange(row.Contacts);
+                row.Contacts.Clear();
+                AddContacts(row, phones, emails);
+            }
+
+            var address = change.AddressAfter(ToRecord(row).Address);
+            row.Street = address?.Street;
+            row.PostalCode = address?.PostalCode;
+            row.City = address?.City;
+            row.Country = address?.Country;
+            row.UpdatedAt = Now();
+            await SaveAsync(cancellationToken);
+            return ToRecord(row);
+        }, cancellationToken);
+    }
+
+    private static List<string> Kept(PatientRow row, string kind) =>
+        row.Contacts.Where(c => c.Kind == kind).OrderBy(c => c.Position).Select(c => c.Value).ToList();
+
     private static void SetNationalId(PatientRow row, TypedId id)
     {
         row.ExternalId = id.ToString();

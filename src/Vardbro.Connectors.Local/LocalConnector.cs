@@ -10,7 +10,7 @@ namespace Vardbro.Connectors.Local;
 /// </summary>
 public sealed partial class LocalConnector(
     StoreDb db, string emr, TimeProvider time, IBlobStore? blobs = null, LocalMasterDataCache? cache = null, INotificationOutbox? outbox = null)
-    : ICareUnitDirectory, IPatientDirectory, IMasterDataAdmin, IHealthProbe, IScheduling, IAppointmentBooking, IConfirmedBooking, ISelfHostedEhr
+    : ICareUnitDirectory, IPatientDirectory, IPatientUpdates, IMasterDataAdmin, IHealthProbe, IScheduling, IAppointmentBooking, IAppointmentLocator, IConfirmedBooking, ISelfHostedEhr
 {
     private readonly ILocalReads reads = LocalReads.For(db, emr);
 

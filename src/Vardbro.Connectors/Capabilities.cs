@@ -30,6 +30,16 @@ public interface IPatientDirectory
     Task<PatientCreation> CreateOrReturnPatientAsync(string careUnitId, NewPatient patient, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// Changes to a patient's names and contact details (a changed phone number is where the next
+/// confirmation code goes). National ids and the EHR's id never change through the API.
+/// </summary>
+public interface IPatientUpdates
+{
+    /// <summary>Applies <paramref name="change"/> to the patient the EHR knows as <paramref name="patientEmrId"/>; null when it has none.</summary>
+    Task<Patient?> UpdatePatientAsync(string patientEmrId, PatientChange change, CancellationToken cancellationToken);
+}
+
 /// <summary>Writes to the master data; only EHRs whose master data Vardbro owns offer it.</summary>
 public interface IMasterDataAdmin
 {

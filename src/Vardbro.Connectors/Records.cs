@@ -63,6 +63,24 @@ public sealed record Patient(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt);
 
+/// <summary>
+/// What a patient update changes: each non-null field replaces the patient's value (an empty list
+/// removes every phone or e-mail; an address with every part null removes the address).
+/// </summary>
+public sealed record PatientChange(
+    string? FirstName,
+    string? LastName,
+    IReadOnlyList<string>? Phones,
+    IReadOnlyList<string>? Emails,
+    PostalAddress? Address)
+{
+    /// <summary>The address to keep after the change: the new one, none when it is all empty, else the old one.</summary>
+    public PostalAddress? AddressAfter(PostalAddress? old) =>
+        Address is null ? old
+        : Address is { Street: null, PostalCode: null, City: null, Country: null } ? null
+        : Address;
+}
+
 /// <summary>Search criteria; names are matched by folded prefix, the rest exactly after normalising.</summary>
 public sealed record PatientQuery(
     string? FirstName,

@@ -130,6 +130,15 @@ public interface IAppointmentBooking
 }
 
 /// <summary>
+/// Which care unit holds an appointment, for the routes of Leyr's older guides that name an appointment
+/// without its care unit. Null when the EHR has no appointment with that id.
+/// </summary>
+public interface IAppointmentLocator
+{
+    Task<string?> FindAppointmentCareUnitAsync(string appointmentId, CancellationToken cancellationToken);
+}
+
+/// <summary>
 /// Bookings held for the patient's confirmation (care units that require it): the connector books
 /// the appointment awaiting confirmation and stages the message with its code in the
 /// <see cref="INotificationOutbox"/>, both in one transaction of its own. A connector whose EHR cannot

@@ -120,10 +120,12 @@ if (app.Services.GetRequiredService<IOptions<ForwardedHeadersSettings>>().Value 
 app.UseMiddleware<RequestIdMiddleware>();
 app.UseExceptionHandler();
 app.UseStatusCodePages(ErrorPages.WriteStatusCodePageAsync);
+app.UseMiddleware<LeyrStandard>(); // before routing: a FHIR switch routes the GET to its /api/fhir twin
 app.UseRouting();
 app.UseMiddleware<RequestLogMiddleware>();
 app.UseMiddleware<BodySizeLimitMiddleware>();
 app.UseMiddleware<AuthMiddleware>();
+app.UseMiddleware<QueryParameterMiddleware>();
 app.UseMiddleware<IdempotencyMiddleware>();
 
 // ---- routes ---------------------------------------------------------------------------------
@@ -136,6 +138,9 @@ app.MapGet("/docs/errors", ErrorPages.Reference).ExcludeFromDescription();
 var api = app.MapGroup("/api");
 api.MapEmrs();
 api.MapMedicalNoteTemplates();
+
+// Leyr's older appointment routes, which name no care unit: each finds the appointment's own.
+api.MapGroup("/emrs/{emr}").MapAppointmentsWithoutCareUnit();
 
 var careUnit = api.MapGroup("/emrs/{emr}/care-units/{care_unit_id}").AddEndpointFilterFactory(CareUnitScope.Resolve);
 careUnit.MapResources();

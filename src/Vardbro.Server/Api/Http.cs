@@ -11,12 +11,18 @@ namespace Vardbro.Server.Api;
 /// <summary>Small helpers every feature uses to read a request the same way.</summary>
 public static class Http
 {
-    /// <summary>A page size from <c>limit</c>: default 50, 1–200.</summary>
+    /// <summary>
+    /// What a list without <c>limit</c> answers at most: Leyr's lists are read whole by clients that
+    /// never page, so up to this many come in one answer, and only a longer list announces a next page.
+    /// </summary>
+    public const int WholeList = 1000;
+
+    /// <summary>A page size from <c>limit</c>: 1–200 when given; <see cref="WholeList"/> without it.</summary>
     public static int Limit(string? limit)
     {
         if (string.IsNullOrEmpty(limit))
         {
-            return 50;
+            return WholeList;
         }
 
         if (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value is < 1 or > 200)

@@ -108,6 +108,7 @@ public sealed class EmrConnectors(EmrCatalog catalog, IServiceProvider services)
     [
         (typeof(ICareUnitDirectory), ["care_units", "resources", "healthcare_services"]),
         (typeof(IPatientDirectory), ["patients"]),
+        (typeof(IPatientUpdates), ["patient_updates"]),
         (typeof(IScheduling), ["schedules", "timeslots"]),
         (typeof(IAppointmentBooking), ["appointments"]),
         (typeof(IMedicalNotes), ["medical_notes"]),

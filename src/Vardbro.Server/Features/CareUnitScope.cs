@@ -94,6 +94,29 @@ public sealed class CareUnitScope
         };
     }
 
+    /// <summary>
+    /// The scope of a route that names no care unit but a record held by one (Leyr's older appointment
+    /// routes): the unit the record was found at, resolved as the care-unit groups resolve theirs, with
+    /// that unit as the request's <c>care_unit_id</c> route value, so that the audit trail records it as on
+    /// the care-unit route. The caller has checked the client's grant.
+    /// </summary>
+    internal static async Task<CareUnitScope> ForUnitAsync(HttpContext context, string emr, string careUnitId)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        context.Request.RouteValues["care_unit_id"] = careUnitId;
+        var scope = new CareUnitScope
+        {
+            Emr = emr,
+            CareUnitId = careUnitId,
+            HttpContext = context,
+            Connectors = context.RequestServices.GetRequiredService<EmrConnectors>(),
+            Time = context.RequestServices.GetRequiredService<TimeProvider>(),
+            CancellationToken = context.RequestAborted,
+        };
+        await scope.ResolveAsync();
+        return scope;
+    }
+
     private async Task ResolveAsync()
     {
         try

@@ -20,6 +20,10 @@ public sealed record ConnectorUnderTest(object Connector, IAsyncDisposable? Owne
 
     public IMasterDataAdmin Admin => (IMasterDataAdmin)Connector;
 
+    public IPatientUpdates PatientUpdates => (IPatientUpdates)Connector;
+
+    public IAppointmentLocator Locator => (IAppointmentLocator)Connector;
+
     public ValueTask DisposeAsync() => Owner?.DisposeAsync() ?? ValueTask.CompletedTask;
 }
 
@@ -273,7 +277,53 @@ public abstract class ConnectorContractTests : IAsyncLifetime
         Assert.Single(results.Select(r => r.Patient.EmrId).Distinct());
     }
 
+    [Fact]
+    public async Task A_patient_update_replaces_the_given_fields_and_keeps_the_rest()
+    {
+        var made = (await Sut.Patients.CreateOrReturnPatientAsync(Unit, new NewPatient(
+            "Maja", "Berg", new TypedId(IdType.SePersonalNumber, "194912062306"), null, null, ["+46701111111"], ["maja@example.com"],
+            new PostalAddress("Storgatan 1", "111 22", "Stockholm", "SE")), default)).Patient;
+
+        // New phone and e-mail, names kept.
+        var contacts = await Sut.PatientUpdates.UpdatePatientAsync(made.EmrId, new PatientChange(null, null, ["+46702222222"], ["maja.berg@example.com"], null), default);
+        Assert.NotNull(contacts);
+        Assert.Equal(["+46702222222"], contacts.Phones);
+        Assert.Equal(["maja.berg@example.com"], contacts.Emails);
+        Assert.Equal(("Maja", "Berg"), (contacts.FirstName, contacts.LastName));
+        Assert.Equal("Stockholm", contacts.Address?.City);
+
+        // New names and address; the contacts just set stay, and the national id never moves.
+        var renamed = await Sut.PatientUpdates.UpdatePatientAsync(made.EmrId, new PatientChange("Maria", "Bergström", null, null, new PostalAddress("Ågatan 2", "222 33", "Lund", "SE")), default);
+        Assert.NotNull(renamed);
+        Assert.Equal(("Maria", "Bergström"), (renamed.FirstName, renamed.LastName));
+        Assert.Equal(["+46702222222"], renamed.Phones);
+        Assert.Equal(("Ågatan 2", "Lund"), (renamed.Address?.Street, renamed.Address?.City));
+
+        // What is read back afterwards is the update, by national id and by a search under the new name.
+        var read = await Sut.Patients.FindPatientAsync(new TypedId(IdType.SePersonalNumber, "194912062306"), default);
+        Assert.Equal((made.EmrId, "Maria", "Bergström", "194912062306"), (read?.EmrId, read?.FirstName, read?.LastName, read?.SePersonalNumber));
+        Assert.Equal(["+46702222222"], read?.Phones);
+        var found = await Sut.Patients.SearchPatientsAsync(new PatientQuery(null, "bergstr", null, null, null), 10, null, default);
+        Assert.Equal(made.EmrId, Assert.Single(found.Items).EmrId);
+
+        // Empty lists remove every phone and e-mail.
+        var cleared = await Sut.PatientUpdates.UpdatePatientAsync(made.EmrId, new PatientChange(null, null, [], [], null), default);
+        Assert.Equal((0, 0), (cleared?.Phones.Count, cleared?.Emails.Count));
+
+        Assert.Null(await Sut.PatientUpdates.UpdatePatientAsync("no-such-patient", new PatientChange("X", null, null, null, null), default));
+    }
+
     // ---- availability and booking --------------------------------------------------------------
+
+    [Fact]
+    public async Task An_appointment_is_located_at_its_care_unit_and_an_unknown_one_nowhere()
+    {
+        var patient = await TolvanAsync();
+        var slots = await FreeSlotsAsync();
+        var booked = (await Sut.Booking.BookAsync(Unit, new NewAppointment(slots[1].Start, slots[1].End, patient, Anna, General, null), default)).Appointment;
+        Assert.Equal(Unit, await Sut.Locator.FindAppointmentCareUnitAsync(booked.Id, default));
+        Assert.Null(await Sut.Locator.FindAppointmentCareUnitAsync("no-such-appointment", default));
+    }
 
     [Fact]
     public async Task A_listed_timeslot_can_be_booked_once_then_it_is_gone()

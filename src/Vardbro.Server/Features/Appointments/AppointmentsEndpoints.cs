@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Vardbro.Connectors;
 using Vardbro.Server.Api;
 using Vardbro.Server.Audit;
+using Vardbro.Server.Emrs;
 using Vardbro.Server.Features.HealthcareServices;
 using Vardbro.Server.Features.Patients;
 using Vardbro.Server.Features.Resources;
@@ -216,24 +217,38 @@ public static class AppointmentsEndpoints
         ArgumentNullException.ThrowIfNull(body);
         var unit = scope.Unit;
         var errors = new List<ApiError>();
+        var ids = ReadIds(body.Ids, errors);
+        var change = await ReadChangeAsync(scope, body.Start, body.End, body.ResourceId, body.Comment, body.Status, body.Confirmation, bulk: true, errors);
+        var updated = await scope.Require<IAppointmentBooking>().UpdateAsync(unit.Id, ids, change, scope.CancellationToken);
+        foreach (var appointment in updated)
+        {
+            Record(scope, appointment);
+        }
+
+        return TypedResults.Ok(updated.Select(a => AppointmentResponse.From(a, unit.TimeZone)).ToArray());
+    }
+
+    /// <summary>The <c>ids</c> of a bulk change: 1–50 well-formed, distinct appointment ids.</summary>
+    private static List<string> ReadIds(IReadOnlyList<string?>? raw, List<ApiError> errors)
+    {
         var ids = new List<string>();
-        if (body.Ids is not { Count: > 0 })
+        if (raw is not { Count: > 0 })
         {
             errors.Add(new ApiError(ErrorCodes.MissingRequiredField, "ids is required: the appointments to change.", "ids"));
         }
-        else if (body.Ids.Count > MaxBulkIds)
+        else if (raw.Count > MaxBulkIds)
         {
             errors.Add(new ApiError(ErrorCodes.MaxItemsExceeded, $"At most {MaxBulkIds} appointments change in one request.", "ids"));
         }
         else
         {
-            for (var i = 0; i < body.Ids.Count; i++)
+            for (var i = 0; i < raw.Count; i++)
             {
-                if (body.Ids[i] is { } raw && !WellFormed(raw))
+                if (raw[i] is { } value && !WellFormed(value))
                 {
                     errors.Add(new ApiError(ErrorCodes.InvalidAppointmentId, "An appointment id is 1–128 printable characters.", $"ids[{i}]"));
                 }
-                else if (Http.Text(body.Ids[i], $"ids[{i}]", 128, errors, required: true) is { } id)
+                else if (Http.Text(raw[i], $"ids[{i}]", 128, errors, required: true) is { } id)
                 {
                     if (ids.Contains(id))
                     {
@@ -245,14 +260,77 @@ public static class AppointmentsEndpoints
             }
         }
 
-        var change = await ReadChangeAsync(scope, body.Start, body.End, body.ResourceId, body.Comment, body.Status, body.Confirmation, bulk: true, errors);
-        var updated = await scope.Require<IAppointmentBooking>().UpdateAsync(unit.Id, ids, change, scope.CancellationToken);
-        foreach (var appointment in updated)
+        return ids;
+    }
+
+    // ---- Leyr's older routes, without the care unit ------------------------------------------------
+
+    /// <summary>
+    /// <c>/api/emrs/{emr}/appointments…</c>, the routes of Leyr's older guides (update-appointments), which
+    /// name the appointment but not its care unit. Each finds the care unit that holds the appointment,
+    /// checks the client's grant for it (403 as on the care-unit route) and then runs the care-unit
+    /// route's own handler there, so bodies, answers, errors and audit events are the same.
+    /// </summary>
+    public static void MapAppointmentsWithoutCareUnit(this IEndpointRouteBuilder emr)
+    {
+        var group = emr.MapGroup("/appointments").WithTags("Appointments");
+        group.MapGet("/{appointment_id}", GetAppointmentWithoutCareUnit)
+            .WithName("GetAppointmentWithoutCareUnit")
+            .WithSummary("One appointment, found at whichever care unit holds it (Leyr's older route); the same as GetAppointment there.")
+            .Audited("appointment.read", "appointment");
+        group.MapPatch("/{appointment_id}", UpdateAppointmentWithoutCareUnit)
+            .WithName("UpdateAppointmentWithoutCareUnit")
+            .WithSummary("Reschedule, reassign, cancel or confirm an appointment at whichever care unit holds it (Leyr's older route); the same as UpdateAppointment there.")
+            .Audited("appointment.update", "appointment");
+        group.MapPatch("/", UpdateAppointmentsWithoutCareUnit)
+            .WithName("UpdateAppointmentsWithoutCareUnit")
+            .WithSummary("The same change for up to 50 appointments of one care unit, named by ids only (Leyr's older route); the same as UpdateAppointments there.")
+            .Audited("appointment.update", "appointment");
+    }
+
+    public static async Task<Ok<AppointmentResponse>> GetAppointmentWithoutCareUnit(string emr, string appointment_id, HttpContext context) =>
+        await GetAppointment(await HoldingUnitAsync(context, emr, [(appointment_id, "appointment_id")]), appointment_id);
+
+    public static async Task<Ok<AppointmentResponse>> UpdateAppointmentWithoutCareUnit(string emr, string appointment_id, UpdateAppointmentRequest body, HttpContext context) =>
+        await UpdateAppointment(await HoldingUnitAsync(context, emr, [(appointment_id, "appointment_id")]), appointment_id, body);
+
+    public static async Task<Ok<AppointmentResponse[]>> UpdateAppointmentsWithoutCareUnit(string emr, BulkUpdateAppointmentsRequest body, HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var errors = new List<ApiError>();
+        var ids = ReadIds(body.Ids, errors);
+        Http.ThrowIfAny(errors);
+        return await UpdateAppointments(await HoldingUnitAsync(context, emr, ids.Select((id, i) => (id, $"ids[{i}]")).ToList()), body);
+    }
+
+    /// <summary>
+    /// The scope of the one care unit that holds every appointment named: 404 on the first one no care
+    /// unit holds, 400 when they lie at different care units (one change is all or nothing at one unit),
+    /// 403 when the client is not granted that unit.
+    /// </summary>
+    internal static async Task<CareUnitScope> HoldingUnitAsync(HttpContext context, string emr, IReadOnlyList<(string Id, string Path)> appointments)
+    {
+        var connectors = context.RequestServices.GetRequiredService<EmrConnectors>();
+        string? unit = null;
+        foreach (var (id, path) in appointments)
         {
-            Record(scope, appointment);
+            RequireWellFormed(id, path);
+            var held = await connectors.Require<IAppointmentLocator>(emr).FindAppointmentCareUnitAsync(id, context.RequestAborted)
+                ?? throw new VardbroException(ErrorCodes.NotFound, "No appointment with that id in this EMR.", path);
+            if (unit is not null && held != unit)
+            {
+                throw new VardbroException(ErrorCodes.InvalidField, "These appointments lie at different care units; change them per care unit (PATCH /api/emrs/{emr}/care-units/{care_unit_id}/appointments).", path);
+            }
+
+            unit = held;
         }
 
-        return TypedResults.Ok(updated.Select(a => AppointmentResponse.From(a, unit.TimeZone)).ToArray());
+        if (!ClientContext.Of(context).MayUse(emr, unit!))
+        {
+            throw new VardbroException(ErrorCodes.Forbidden, "This client is not granted that care unit.", "care_unit_id");
+        }
+
+        return await CareUnitScope.ForUnitAsync(context, emr, unit!);
     }
 
     private static async Task<AppointmentChange> ReadChangeAsync(

@@ -114,7 +114,15 @@ public static class FhirEndpoints
             .WithTags("FHIR")
             .WithName("FhirReferencedLocation")
             .WithSummary("A referenced care unit as a FHIR Location: the same as /api/fhir/emrs/{emr}/care-units/{care_unit_id}.");
+        emr.MapGet("/appointments/{appointment_id}", GetAppointmentWithoutCareUnit)
+            .WithTags("FHIR")
+            .WithName("FhirGetAppointmentWithoutCareUnit")
+            .WithSummary("One appointment, found at whichever care unit holds it, as a FHIR Appointment: the twin of GetAppointmentWithoutCareUnit.")
+            .Audited("appointment.read", "appointment");
     }
+
+    public static async Task<FhirResult> GetAppointmentWithoutCareUnit(string emr, string appointment_id, HttpContext context) =>
+        await GetAppointment(await AppointmentsEndpoints.HoldingUnitAsync(context, emr, [(appointment_id, "appointment_id")]), appointment_id);
 
     public static FhirResult GetCareUnit([AsParameters] CareUnitScope scope)
     {

@@ -14,7 +14,7 @@ namespace Vardbro.Server.Features.Fhir;
 /// </summary>
 public static class FhirMetadata
 {
-    private const string Paging = " Paged: limit (or _count) 1–200, the next page in the Bundle's next link.";
+    private const string Paging = " Without limit (or _count) up to 1,000 in one Bundle, with it 1–200 a page; the next page in the Bundle's next link.";
 
     public static FhirResult GetCapabilityStatement([AsParameters] CareUnitScope scope, [FromServices] EmrCatalog catalog)
     {

@@ -19,6 +19,26 @@ public sealed record CreatePatientRequest(
     IReadOnlyList<string?>? Emails,
     AddressBody? Address);
 
+/// <summary>
+/// A patient update: each given field replaces the patient's value. The ids and the fields derived from
+/// the national id are listed so that a body holding the patient as read back is accepted as long as
+/// they are unchanged, and refused (400) when it would change them.
+/// </summary>
+public sealed record UpdatePatientRequest(
+    string? FirstName,
+    string? LastName,
+    IReadOnlyList<string?>? Phones,
+    IReadOnlyList<string?>? Emails,
+    AddressBody? Address,
+    string? Id,
+    string? EmrId,
+    string? ExternalId,
+    string? SePersonalNumber,
+    string? NoPersonalNumber,
+    string? NhsNumber,
+    string? BirthDate,
+    string? Gender);
+
 public sealed record PatientResponse(
     string Id,
     string EmrId,

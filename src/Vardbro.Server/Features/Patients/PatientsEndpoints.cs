@@ -23,6 +23,10 @@ public static class PatientsEndpoints
             .WithName("CreatePatient")
             .WithSummary("Create a patient, or return the one the EMR already holds (200) with that national id.")
             .Audited("patient.create", "patient");
+        group.MapPatch("/{patient_id}", UpdatePatient)
+            .WithName("UpdatePatient")
+            .WithSummary("Change a patient's first_name, last_name, phones, emails or address: each given field replaces its value; ids, birth date and gender cannot change (400).")
+            .Audited("patient.update", "patient");
     }
 
     public static async Task<Ok<PatientResponse[]>> SearchPatients([AsParameters] CareUnitScope scope, [AsParameters] PatientSearchQuery query)
@@ -129,34 +133,9 @@ public static class PatientsEndpoints
             }
         }
 
-        var phones = List(body.Phones, "phones", 10, 64, errors);
-        for (var i = 0; i < phones.Count; i++)
-        {
-            if (PhoneNumbers.Normalize(phones[i]) is null)
-            {
-                errors.Add(new ApiError(ErrorCodes.InvalidField, "Not a phone number; give it with its country code, e.g. +46701234567.", $"phones[{i}]"));
-            }
-        }
-
-        var emails = List(body.Emails, "emails", 10, 320, errors);
-        for (var i = 0; i < emails.Count; i++)
-        {
-            var at = emails[i].IndexOf('@', StringComparison.Ordinal);
-            if (at < 1 || at == emails[i].Length - 1 || emails[i].Contains(' ', StringComparison.Ordinal))
-            {
-                errors.Add(new ApiError(ErrorCodes.InvalidField, "Not an e-mail address.", $"emails[{i}]"));
-            }
-        }
-
-        PostalAddress? address = null;
-        if (body.Address is { } a)
-        {
-            address = new PostalAddress(
-                Http.Text(a.Street, "address.street", 256, errors),
-                Http.Text(a.PostalCode, "address.postal_code", 32, errors),
-                Http.Text(a.City, "address.city", 128, errors),
-                Http.Text(a.Country, "address.country", 64, errors));
-        }
+        var phones = Phones(body.Phones, errors);
+        var emails = Emails(body.Emails, errors);
+        var address = Address(body.Address, errors);
 
         Http.ThrowIfAny(errors);
         var creation = await scope.Require<IPatientDirectory>().CreateOrReturnPatientAsync(
@@ -169,6 +148,93 @@ public static class PatientsEndpoints
             ? TypedResults.Created($"/api/emrs/{scope.Emr}/care-units/{scope.CareUnitId}/patients/emr_id:{Uri.EscapeDataString(response.EmrId)}", response)
             : TypedResults.Ok(response);
     }
+
+    public static async Task<Ok<PatientResponse>> UpdatePatient([AsParameters] CareUnitScope scope, string patient_id, UpdatePatientRequest body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var unit = scope.Unit;
+        var errors = new List<ApiError>();
+        var first = body.FirstName is null ? null : Http.Text(body.FirstName, "first_name", 256, errors, required: true);
+        var last = body.LastName is null ? null : Http.Text(body.LastName, "last_name", 256, errors, required: true);
+        var phones = body.Phones is null ? null : Phones(body.Phones, errors);
+        var emails = body.Emails is null ? null : Emails(body.Emails, errors);
+        var address = Address(body.Address, errors);
+        if (body is { FirstName: null, LastName: null, Phones: null, Emails: null, Address: null })
+        {
+            errors.Add(new ApiError(ErrorCodes.MissingRequiredField, "Nothing to change: give first_name, last_name, phones, emails or address.", "body"));
+        }
+
+        Http.ThrowIfAny(errors);
+        var (_, before, id) = await ReadAsync(scope, patient_id);
+        Unchanged(body.Id, id, "id", errors);
+        Unchanged(body.EmrId, before.EmrId, "emr_id", errors);
+        if (body.ExternalId is { } externalId && externalId != before.ExternalId
+            && externalId != before.SePersonalNumber && externalId != before.NoPersonalNumber && externalId != before.NhsNumber)
+        {
+            errors.Add(Immutable("external_id"));
+        }
+
+        Unchanged(body.SePersonalNumber, before.SePersonalNumber, "se_personal_number", errors);
+        Unchanged(body.NoPersonalNumber, before.NoPersonalNumber, "no_personal_number", errors);
+        Unchanged(body.NhsNumber, before.NhsNumber, "nhs_number", errors);
+        Unchanged(body.BirthDate, before.BirthDate?.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), "birth_date", errors);
+        Unchanged(body.Gender, before.Gender, "gender", errors);
+        Http.ThrowIfAny(errors);
+
+        var updated = await scope.Require<IPatientUpdates>().UpdatePatientAsync(
+            before.EmrId, new PatientChange(first, last, phones, emails, address), scope.CancellationToken)
+            ?? throw NotFound();
+        return TypedResults.Ok(PatientResponse.From(id, updated, unit.TimeZone));
+    }
+
+    private static void Unchanged(string? given, string? current, string path, List<ApiError> errors)
+    {
+        if (given is not null && !string.Equals(given, current, StringComparison.Ordinal))
+        {
+            errors.Add(Immutable(path));
+        }
+    }
+
+    private static ApiError Immutable(string path) =>
+        new(ErrorCodes.InvalidField, $"{path} cannot be changed: a patient keeps its ids, and its national id's birth date and gender. Leave it out, or send it unchanged.", path);
+
+    private static List<string> Phones(IReadOnlyList<string?>? values, List<ApiError> errors)
+    {
+        var phones = List(values, "phones", 10, 64, errors);
+        for (var i = 0; i < phones.Count; i++)
+        {
+            if (PhoneNumbers.Normalize(phones[i]) is null)
+            {
+                errors.Add(new ApiError(ErrorCodes.InvalidField, "Not a phone number; give it with its country code, e.g. +46701234567.", $"phones[{i}]"));
+            }
+        }
+
+        return phones;
+    }
+
+    private static List<string> Emails(IReadOnlyList<string?>? values, List<ApiError> errors)
+    {
+        var emails = List(values, "emails", 10, 320, errors);
+        for (var i = 0; i < emails.Count; i++)
+        {
+            var at = emails[i].IndexOf('@', StringComparison.Ordinal);
+            if (at < 1 || at == emails[i].Length - 1 || emails[i].Contains(' ', StringComparison.Ordinal))
+            {
+                errors.Add(new ApiError(ErrorCodes.InvalidField, "Not an e-mail address.", $"emails[{i}]"));
+            }
+        }
+
+        return emails;
+    }
+
+    private static PostalAddress? Address(AddressBody? body, List<ApiError> errors) =>
+        body is { } a
+            ? new PostalAddress(
+                Http.Text(a.Street, "address.street", 256, errors),
+                Http.Text(a.PostalCode, "address.postal_code", 32, errors),
+                Http.Text(a.City, "address.city", 128, errors),
+                Http.Text(a.Country, "address.country", 64, errors))
+            : null;
 
     private static List<string> List(IReadOnlyList<string?>? values, string path, int maxItems, int maxLength, List<ApiError> errors)
     {
