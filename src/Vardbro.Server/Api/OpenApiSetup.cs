@@ -197,7 +197,7 @@ public static class OpenApiSetup
                 Name = "x-actor-id",
                 In = ParameterLocation.Header,
                 Required = false,
-                Description = "The end user acting through the client (a clinician's HSA id, a patient's session); recorded in the audit trail.",
+                Description = "The end user acting through the client (a clinician's HSA id, a patient's session); recorded in the audit trail (its first 256 characters).",
                 Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 256 },
             });
         }
