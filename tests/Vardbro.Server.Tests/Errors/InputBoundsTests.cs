@@ -48,6 +48,18 @@ public sealed class InputBoundsTests(VardbroFactory factory) : IClassFixture<Var
         Assert.Contains(problem["errors"]!.AsArray(), e => (string?)e!["path"] == "recurrence.until");
     }
 
+    [Fact]
+    public async Task An_overlong_care_unit_id_is_refused_and_audited_cut_to_size()
+    {
+        // Found by OpenApiFuzzTests on PostgreSQL: the refused request's audit event did not fit its column (503).
+        using var client = factory.Sandbox();
+        var id = new string('z', 300);
+        await client.PostProblemAsync($"/api/emrs/webdoc/care-units/{id}/appointments", new { start = "2026-03-03T09:00:00+01:00", end = "2026-03-03T09:30:00+01:00", patient_id = "191212121212" }, HttpStatusCode.BadRequest, "INVALID_CARE_UNIT_ID", "care_unit_id");
+        await client.GetProblemAsync($"/api/emrs/webdoc/care-units/{id}/patients/191212121212", HttpStatusCode.BadRequest, "INVALID_CARE_UNIT_ID", "care_unit_id");
+        using var response = await client.GetAsync(new Uri($"/api/emrs/webdoc/care-units/L0_1/appointments/{new string('\u00e5', 300)}", UriKind.Relative));
+        Assert.InRange((int)response.StatusCode, 400, 499);
+    }
+
     [Theory]
     [InlineData("/appointments?start=2026-04-01T00:00:00Z&end=2026-03-01T00:00:00Z", "end")]
     [InlineData("/appointments?start=2026-04-01T00:00:00Z&end=2026-04-01T00:00:00Z", "end")]
