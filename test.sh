@@ -44,6 +44,13 @@ if ! command -v node >/dev/null || ! bash tests/fhir-peer/install.sh >"$log_dir/
   finish
 fi
 
+if ! bash tests/openapi-tools/install.sh >"$log_dir/openapi-tools.log" 2>&1 || ! dotnet tool restore >>"$log_dir/openapi-tools.log" 2>&1; then
+  echo "The OpenAPI test tools (Redocly CLI from npm, Kiota from .config/dotnet-tools.json) could not be installed:" >&2
+  tail -20 "$log_dir/openapi-tools.log" >&2 2>/dev/null
+  failed=$((failed + 1))
+  finish
+fi
+
 if ! dotnet build Vardbro.slnx -c Release -warnaserror >"$log_dir/build.log" 2>&1; then
   grep -E 'error|Error' "$log_dir/build.log" | sort -u | head -40 >&2
   failed=$((failed + 1))

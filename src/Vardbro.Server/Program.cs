@@ -78,6 +78,10 @@ builder.Services.Configure<JsonOptions>(o =>
     o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
     o.SerializerOptions.DictionaryKeyPolicy = null;
     o.SerializerOptions.Encoder = Problem.JsonEncoder;
+
+    // A key given twice is refused in every body (also inside JsonElement fields such as a note's
+    // content): "last one wins" would let a client's second value silently replace its first.
+    o.SerializerOptions.AllowDuplicateProperties = false;
 });
 builder.Services.AddOpenApi(OpenApiSetup.Configure);
 builder.Services.AddVardbroHealthChecks();

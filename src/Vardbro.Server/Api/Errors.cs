@@ -5,64 +5,6 @@ using Vardbro.Server.Features.Fhir;
 
 namespace Vardbro.Server.Api;
 
-/// <summary>
-/// The one table: which status an error code answers with, and the envelope's <c>code</c> and
-/// <c>title</c> for each status. Served as the error reference at <c>/docs/errors</c>.
-/// </summary>
-public static class ErrorTable
-{
-    public sealed record StatusEntry(int Status, string Code, string Title);
-
-    public static readonly IReadOnlyList<StatusEntry> Statuses =
-    [
-        new(400, "BAD_REQUEST", "Request validation failed"),
-        new(401, "UNAUTHORIZED", "Authentication failed"),
-        new(403, "FORBIDDEN", "Access denied"),
-        new(404, "NOT_FOUND", "Not found"),
-        new(405, "METHOD_NOT_ALLOWED", "Method not allowed"),
-        new(409, "CONFLICT", "Conflict"),
-        new(413, "PAYLOAD_TOO_LARGE", "Payload too large"),
-        new(415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"),
-        new(422, "UNPROCESSABLE", "Unprocessable request"),
-        new(429, "TOO_MANY_REQUESTS", "Too many requests"),
-        new(500, "UNKNOWN_ERROR", "Unexpected error"),
-        new(502, "EMR_ERROR", "The EMR gave an unexpected answer"),
-        new(503, "SERVICE_UNAVAILABLE", "Service unavailable"),
-        new(504, "EMR_ERROR", "The EMR did not answer in time"),
-    ];
-
-    /// <summary>The status an error code answers with when the thrower does not say otherwise.</summary>
-    public static readonly IReadOnlyDictionary<string, int> CodeStatus = new Dictionary<string, int>(StringComparer.Ordinal)
-    {
-        [ErrorCodes.NotFound] = 404,
-        [ErrorCodes.Unauthorized] = 401,
-        [ErrorCodes.Forbidden] = 403,
-        [ErrorCodes.PayloadTooLarge] = 413,
-        [ErrorCodes.UnsupportedMediaType] = 415,
-        [ErrorCodes.IdempotencyKeyReused] = 422,
-        [ErrorCodes.TooManyRequests] = 429,
-        [ErrorCodes.EmrError] = 502,
-        [ErrorCodes.ServiceUnavailable] = 503,
-    };
-
-    public static int StatusOf(string errorCode) => CodeStatus.GetValueOrDefault(errorCode, 400);
-
-    /// <summary>The status a refusal answers with: its type where the type says more than the code, else its first code's.</summary>
-    public static int StatusOf(VardbroException refusal) => refusal switch
-    {
-        null => throw new ArgumentNullException(nameof(refusal)),
-        ConflictException => 409,
-        UnsupportedMediaTypeException => 415,
-        _ => StatusOf(refusal.Errors[0].ErrorCode),
-    };
-
-    public static StatusEntry Entry(int status) =>
-        Statuses.FirstOrDefault(s => s.Status == status)
-        ?? (status >= 500 ? Statuses.First(s => s.Status == 500) : new StatusEntry(status, "BAD_REQUEST", "Request failed"));
-
-    public static string TypeOf(int status) => "/docs/errors#" + Entry(status).Code.ToLowerInvariant();
-}
-
 /// <summary>Writes the error envelope of API.md §4; on the FHIR routes the same envelope as an <c>OperationOutcome</c>.</summary>
 public static class Problem
 {
@@ -99,7 +41,7 @@ public static class Problem
         await using var json = new Utf8JsonWriter(response.Body, new JsonWriterOptions { Encoder = JsonEncoder });
         json.WriteStartObject();
         json.WriteString("code", entry.Code);
-        json.WriteString("type", ErrorTable.TypeOf(status));
+        json.WriteString("type", ErrorTable.TypeOf(context.Request, status));
         json.WriteString("title", entry.Title);
         json.WriteNumber("status", status);
         json.WriteString("detail", detail);
@@ -189,6 +131,11 @@ public sealed partial class ErrorHandler(ILogger<ErrorHandler> logger) : IExcept
         if (exception.InnerException is JsonException json)
         {
             var path = JsonPath(json.Path);
+            if (json.Message.Contains("uplicate", StringComparison.Ordinal))
+            {
+                return new VardbroException(ErrorCodes.InvalidField, path is null ? "A key is given more than once in the body." : $"A key is given more than once in '{path}'.", path ?? "body");
+            }
+
             return path is null
                 ? new VardbroException(ErrorCodes.BadInput, "The request body is not valid JSON.", "body")
                 : new VardbroException(ErrorCodes.InvalidField, $"The field '{path}' has the wrong type or is not valid JSON.", path);
@@ -238,18 +185,8 @@ public static class ErrorPages
         return Problem.WriteAsync(http, status, detail, [new ApiError(code, detail, status is 404 or 405 ? "path" : null)]);
     }
 
-    /// <summary>The error reference that every envelope's <c>type</c> points into.</summary>
-    public static IResult Reference()
-    {
-        var html = new System.Text.StringBuilder("<!doctype html><meta charset=utf-8><title>Vardbro errors</title><h1>Vardbro error reference</h1><table border=1 cellpadding=4><tr><th>status</th><th>code</th><th>title</th></tr>");
-        foreach (var s in ErrorTable.Statuses)
-        {
-            html.Append(System.Globalization.CultureInfo.InvariantCulture, $"<tr id=\"{s.Code.ToLowerInvariant()}\"><td>{s.Status}</td><td>{s.Code}</td><td>{s.Title}</td></tr>");
-        }
-
-        html.Append("</table><p>Each error lists its problems in <code>errors[]</code> with an <code>error_code</code> and the <code>path</code> of the parameter or field; see docs/api.md.</p>");
-        return Results.Content(html.ToString(), "text/html; charset=utf-8");
-    }
+    /// <summary>The error reference that every envelope's <c>type</c> points into, generated from <see cref="ErrorTable"/>.</summary>
+    public static IResult Reference() => Results.Content(ErrorTable.ReferenceHtml(), "text/html; charset=utf-8");
 }
 
 /// <summary>The body is not in a media type the endpoint reads (415); the code stays <c>BAD_INPUT</c>.</summary>

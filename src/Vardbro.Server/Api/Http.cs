@@ -88,6 +88,33 @@ public static class Http
         return trimmed;
     }
 
+    /// <summary>
+    /// The first and last day an instant or date may name. Far inside what both stores and the
+    /// time-zone arithmetic represent: a range of a year, a 14-hour offset or a weekly rule's
+    /// expansion added to the last day still fits in a <see cref="DateTime"/> (years 0001 and 9999
+    /// used to fail there with a 500).
+    /// </summary>
+    public static readonly DateOnly EarliestDate = new(1900, 1, 1);
+
+    public static readonly DateOnly LatestDate = new(2999, 12, 31);
+
+    private static readonly DateTimeOffset EarliestInstant = new(1900, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private static readonly DateTimeOffset LatestInstant = new(3000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    /// <summary>
+    /// A query range that is optional at both ends: where both are given, <c>end</c> must be after
+    /// <c>start</c> (the same rule as every other range; a reversed range used to list nothing).
+    /// </summary>
+    public static void CheckOrder(DateTimeOffset? start, DateTimeOffset? end, string endPath, List<ApiError> errors)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        if (start is { } s && end is { } e && e <= s)
+        {
+            errors.Add(new ApiError(ErrorCodes.InvalidField, $"{endPath} must be after the start of the range.", endPath));
+        }
+    }
+
     public static DateOnly? Date(string? value, string path, List<ApiError> errors)
     {
         ArgumentNullException.ThrowIfNull(errors);
@@ -98,6 +125,12 @@ public static class Http
 
         if (DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
         {
+            if (date < EarliestDate || date > LatestDate)
+            {
+                errors.Add(new ApiError(ErrorCodes.InvalidField, $"{path} must lie in the years {EarliestDate.Year} to {LatestDate.Year}.", path));
+                return null;
+            }
+
             return date;
         }
 
@@ -127,6 +160,12 @@ public static class Http
         if (text.Length <= 40 && text.Contains('T', StringComparison.OrdinalIgnoreCase) && hasOffset
             && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var instant))
         {
+            if (instant.UtcDateTime < EarliestInstant.UtcDateTime || instant.UtcDateTime >= LatestInstant.UtcDateTime)
+            {
+                errors.Add(new ApiError(ErrorCodes.InvalidField, $"{path} must lie in the years {EarliestDate.Year} to {LatestDate.Year}.", path));
+                return null;
+            }
+
             return instant.ToUniversalTime();
         }
 

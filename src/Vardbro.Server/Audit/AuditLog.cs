@@ -233,6 +233,17 @@ public static class AuditEndpointExtensions
         _ => 200,
     };
 
+    private static string? Clip(string? value, int max)
+    {
+        if (value is null || value.Length <= max)
+        {
+            return value;
+        }
+
+        // Never cut a surrogate pair in two: a lone half is not valid UTF-8.
+        return value[..(char.IsHighSurrogate(value[max - 1]) ? max - 1 : max)];
+    }
+
     private static Task WriteAsync(HttpContext http, string action, string resourceType, AuditScope scope, int status)
     {
         var log = http.RequestServices.GetRequiredService<AuditLog>();
@@ -244,10 +255,12 @@ public static class AuditEndpointExtensions
             ClientId = ClientContext.Of(http).ClientId,
             ActorId = ClientContext.ActorOf(http),
             Action = action,
-            Emr = http.GetRouteValue("emr") as string,
-            CareUnitId = http.GetRouteValue("care_unit_id") as string,
+            // A refused request is audited too, with the path's values as sent: cut to what the columns
+            // hold, or PostgreSQL refuses the event and the answer with it.
+            Emr = Clip(http.GetRouteValue("emr") as string, 64),
+            CareUnitId = Clip(http.GetRouteValue("care_unit_id") as string, 128),
             ResourceType = resourceType,
-            ResourceId = scope.ResourceId,
+            ResourceId = Clip(scope.ResourceId, 256),
             PatientIds = string.Join(' ', scope.PatientIds),
             OutcomeStatus = status,
             RequestId = http.TraceIdentifier,

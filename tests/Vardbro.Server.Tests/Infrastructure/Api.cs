@@ -50,7 +50,11 @@ public static class Api
         Assert.False(string.IsNullOrEmpty((string?)problem["code"]));
         Assert.False(string.IsNullOrEmpty((string?)problem["title"]));
         Assert.False(string.IsNullOrEmpty((string?)problem["detail"]));
-        Assert.StartsWith("/docs/errors#", (string?)problem["type"], StringComparison.Ordinal);
+        // An absolute URL of the status's anchor in the error reference, on the host the request went to.
+        var type = new Uri((string)problem["type"]!, UriKind.Absolute);
+        Assert.Equal("/docs/errors", type.AbsolutePath);
+        Assert.Equal(response.RequestMessage?.RequestUri?.Authority ?? type.Authority, type.Authority);
+        Assert.False(string.IsNullOrEmpty(type.Fragment.TrimStart('#')));
         var requestId = response.Headers.GetValues("x-request-id").Single();
         Assert.Equal(requestId, (string?)problem["instance"]);
         Assert.True(Guid.TryParse(requestId, out _));

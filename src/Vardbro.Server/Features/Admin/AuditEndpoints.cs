@@ -45,6 +45,7 @@ public static class AuditEndpoints
         client_id = Http.Text(client_id, "client_id", 64, errors);
         var fromAt = Http.Instant(from, "from", errors);
         var toAt = Http.Instant(to, "to", errors);
+        Http.CheckOrder(fromAt, toAt, "to", errors);
         long after = 0;
         if (cursor is not null && !long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out after))
         {

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Microsoft.EntityFrameworkCore;
 using Vardbro.Connectors;
 using Vardbro.Server.Api;
@@ -9,9 +10,9 @@ namespace Vardbro.Server.Features.Admin;
 
 public sealed record GrantBody(string? Emr, IReadOnlyList<string?>? CareUnits);
 
-public sealed record CreateClientRequest(string? Name, IReadOnlyList<GrantBody?>? Grants);
+public sealed record CreateClientRequest([property: Required] string? Name, [property: Required] IReadOnlyList<GrantBody?>? Grants);
 
-public sealed record UpdateGrantsRequest(IReadOnlyList<GrantBody?>? Grants);
+public sealed record UpdateGrantsRequest([property: Required] IReadOnlyList<GrantBody?>? Grants);
 
 public sealed record GrantResponse(string Emr, IReadOnlyList<string> CareUnits);
 

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Security.Cryptography;
 using Vardbro.Connectors;
 using Vardbro.Server.Api;
@@ -8,11 +9,11 @@ using Vardbro.Server.Features.Resources;
 
 namespace Vardbro.Server.Features.Admin;
 
-public sealed record CareUnitBody(string? Id, string? Name, string? TimeZone, string? Address, bool? RequiresConfirmation);
+public sealed record CareUnitBody(string? Id, [property: Required] string? Name, string? TimeZone, string? Address, bool? RequiresConfirmation);
 
-public sealed record ResourceBody(string? Id, string? Name, string? Title, string? Kind, string? HsaId, string? SePersonalNumber);
+public sealed record ResourceBody(string? Id, [property: Required] string? Name, string? Title, [property: AllowedValues(ResourceKinds.Practitioner, ResourceKinds.Room, ResourceKinds.Equipment)] string? Kind, string? HsaId, string? SePersonalNumber);
 
-public sealed record HealthcareServiceBody(string? Id, string? Name, string? Description, int? DurationMinutes);
+public sealed record HealthcareServiceBody(string? Id, [property: Required] string? Name, string? Description, [property: Required] int? DurationMinutes);
 
 /// <summary>Master data of the built-in EHR, so that it is usable beyond the sandbox.</summary>
 public static class MasterDataEndpoints

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Vardbro.Connectors;
 using Vardbro.Server.Api;
 
@@ -7,13 +8,22 @@ namespace Vardbro.Server.Features.Appointments;
 public sealed record AppointmentListQuery(
     string? patient_id, string? resource_id, string? start, string? end, string? status, string? limit, string? cursor);
 
-public sealed record BookAppointmentRequest(string? Start, string? End, string? PatientId, string? ResourceId, string? HealthcareServiceId, string? Comment);
+[OpenApiExample("""{"start": "2026-03-25T14:00:00+01:00", "end": "2026-03-25T14:30:00+01:00", "patient_id": "se_personal_number:191212121212", "resource_id": "hsa_id:SE2321000131-E000000000001", "healthcare_service_id": "general-consultation", "comment": "Follow-up of blood pressure"}""")]
+public sealed record BookAppointmentRequest(
+    [property: Required] string? Start,
+    [property: Required] string? End,
+    [property: Required] string? PatientId,
+    string? ResourceId,
+    string? HealthcareServiceId,
+    string? Comment);
 
 public sealed record ConfirmationBody(string? Code);
 
-public sealed record UpdateAppointmentRequest(string? Start, string? End, string? ResourceId, string? Comment, string? Status, ConfirmationBody? Confirmation);
+[OpenApiExample("""{"status": "cancelled", "comment": "The patient called to cancel"}""")]
+public sealed record UpdateAppointmentRequest(string? Start, string? End, string? ResourceId, string? Comment, [property: AllowedValues(AppointmentStatuses.Cancelled)] string? Status, ConfirmationBody? Confirmation);
 
-public sealed record BulkUpdateAppointmentsRequest(IReadOnlyList<string?>? Ids, string? Start, string? End, string? ResourceId, string? Comment, string? Status, ConfirmationBody? Confirmation);
+[OpenApiExample("""{"ids": ["a1b2c3", "d4e5f6"], "status": "cancelled"}""")]
+public sealed record BulkUpdateAppointmentsRequest([property: Required] IReadOnlyList<string?>? Ids, string? Start, string? End, string? ResourceId, string? Comment, [property: AllowedValues(AppointmentStatuses.Cancelled)] string? Status, ConfirmationBody? Confirmation);
 
 public sealed record AppointmentResponse(
     string Id,
@@ -24,7 +34,7 @@ public sealed record AppointmentResponse(
     string? HealthcareServiceId,
     DateTimeOffset Start,
     DateTimeOffset End,
-    string Status,
+    [property: AllowedValues(AppointmentStatuses.Booked, AppointmentStatuses.AwaitingConfirmation, AppointmentStatuses.Cancelled, AppointmentStatuses.Completed)] string Status,
     string? Comment,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt)

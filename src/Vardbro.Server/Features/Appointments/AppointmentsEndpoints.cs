@@ -60,6 +60,7 @@ public static class AppointmentsEndpoints
         var errors = new List<ApiError>();
         var from = Http.Instant(start, "start", errors);
         var to = Http.Instant(end, "end", errors);
+        Http.CheckOrder(from, to, "end", errors);
         if (status is not null && !AppointmentStatuses.IsKnown(status))
         {
             errors.Add(new ApiError(ErrorCodes.InvalidField, "status must be booked, awaiting_confirmation, cancelled or completed.", "status"));

@@ -17,7 +17,7 @@ public sealed record DocumentResponse(
     string CareUnitId,
     string Title,
     string Type,
-    string Format,
+    [property: AllowedValues(DocumentFormats.Pdf, DocumentFormats.Png, DocumentFormats.Jpeg, DocumentFormats.Tiff, DocumentFormats.PlainText)] string Format,
     long SizeBytes,
     string Sha256,
     string CreatedById,
@@ -67,7 +67,8 @@ public static class DocumentsEndpoints
     }
 
     /// <summary>The upload's shape, for the OpenAPI document only: the body is read without model binding.</summary>
-    public sealed record UploadDocumentSchema(string Content, string Format, string Title, string Type, string CreatedById);
+    [OpenApiExample("""{"content": "SGVsbG8sIHdvcmxkIQ==", "format": "text/plain", "title": "Referral letter", "type": "referral", "created_by_id": "hsa_id:SE2321000131-E000000000001"}""")]
+    public sealed record UploadDocumentSchema([property: Base64String] string Content, [property: AllowedValues(DocumentFormats.Pdf, DocumentFormats.Png, DocumentFormats.Jpeg, DocumentFormats.Tiff, DocumentFormats.PlainText)] string Format, string Title, string Type, string CreatedById);
 
     public static async Task<Created<DocumentResponse>> UploadDocument([AsParameters] CareUnitScope scope, string patient_id, DocumentLimits limits)
     {

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Vardbro.Connectors;
@@ -8,14 +9,19 @@ using Vardbro.Server.Features.Resources;
 
 namespace Vardbro.Server.Features.MedicalNotes;
 
-public sealed record CreateMedicalNoteRequest(string? TemplateId, string? Title, string? CreatedById, JsonElement? Content);
+[OpenApiExample("""{"template_id": "leyr_unstructured", "title": "Telephone contact", "created_by_id": "hsa_id:SE2321000131-E000000000001", "content": {"unstructured": "The patient reports feeling better."}}""")]
+public sealed record CreateMedicalNoteRequest(
+    [property: AllowedValues(NoteTemplates.UnstructuredId, NoteTemplates.AcuteVisitId, NoteTemplates.NewVisitPsychologyId, NoteTemplates.FollowUpVisitPsychologyId, NoteTemplates.CareStatusId)] [property: Required] string? TemplateId,
+    [property: Required] string? Title,
+    [property: Required] string? CreatedById,
+    [property: Required] JsonElement? Content);
 
 public sealed record MedicalNoteResponse(
     string Id,
     string EmrId,
     string PatientId,
     string CareUnitId,
-    string TemplateId,
+    [property: AllowedValues(NoteTemplates.UnstructuredId, NoteTemplates.AcuteVisitId, NoteTemplates.NewVisitPsychologyId, NoteTemplates.FollowUpVisitPsychologyId, NoteTemplates.CareStatusId)] string TemplateId,
     string Title,
     IReadOnlyDictionary<string, string> Content,
     string CreatedById,

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Vardbro.Connectors;
 using Vardbro.Server.Api;
 
@@ -9,12 +10,13 @@ public sealed record PatientSearchQuery(
 
 public sealed record AddressBody(string? Street, string? PostalCode, string? City, string? Country);
 
+[OpenApiExample("""{"first_name": "Tolvan", "last_name": "Tolvansson", "external_id": "se_personal_number:191212121212", "phones": ["+46701234567"], "emails": ["tolvan@example.com"]}""")]
 public sealed record CreatePatientRequest(
-    string? FirstName,
-    string? LastName,
+    [property: Required] string? FirstName,
+    [property: Required] string? LastName,
     string? ExternalId,
     string? BirthDate,
-    string? Gender,
+    [property: AllowedValues("male", "female", "other", "unknown")] string? Gender,
     IReadOnlyList<string?>? Phones,
     IReadOnlyList<string?>? Emails,
     AddressBody? Address);
@@ -46,7 +48,7 @@ public sealed record PatientResponse(
     string FirstName,
     string LastName,
     DateOnly? BirthDate,
-    string? Gender,
+    [property: AllowedValues("male", "female", "other", "unknown")] string? Gender,
     string? SePersonalNumber,
     string? NoPersonalNumber,
     string? NhsNumber,

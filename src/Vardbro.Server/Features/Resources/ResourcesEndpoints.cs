@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Vardbro.Connectors;
 using Vardbro.Server.Api;
 
@@ -9,7 +10,7 @@ public sealed record ResourceResponse(
     string CareUnitId,
     string Name,
     string? Title,
-    string Kind,
+    [property: AllowedValues(ResourceKinds.Practitioner, ResourceKinds.Room, ResourceKinds.Equipment)] string Kind,
     string? HsaId,
     string? SePersonalNumber)
 {

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using Vardbro.Connectors;
 using Vardbro.Server.Api;
@@ -5,11 +6,12 @@ using Vardbro.Server.Features.Resources;
 
 namespace Vardbro.Server.Features.Schedules;
 
-public sealed record RecurrenceBody(IReadOnlyList<string?>? Weekdays, string? StartTime, string? EndTime, string? From, string? Until);
+public sealed record RecurrenceBody([property: AllowedValues("mon", "tue", "wed", "thu", "fri", "sat", "sun")] [property: Required] IReadOnlyList<string?>? Weekdays, [property: Required] string? StartTime, [property: Required] string? EndTime, [property: Required] string? From, string? Until);
 
+[OpenApiExample("""{"recurrence": {"weekdays": ["mon", "tue", "wed", "thu", "fri"], "start_time": "08:00", "end_time": "16:00", "from": "2026-01-05", "until": null}, "healthcare_service_ids": []}""")]
 public sealed record CreateScheduleRequest(string? Start, string? End, RecurrenceBody? Recurrence, IReadOnlyList<string?>? HealthcareServiceIds);
 
-public sealed record RecurrenceResponse(IReadOnlyList<string> Weekdays, string StartTime, string EndTime, DateOnly From, DateOnly? Until);
+public sealed record RecurrenceResponse([property: AllowedValues("mon", "tue", "wed", "thu", "fri", "sat", "sun")] IReadOnlyList<string> Weekdays, string StartTime, string EndTime, DateOnly From, DateOnly? Until);
 
 public sealed record ScheduleResponse(
     string Id,
