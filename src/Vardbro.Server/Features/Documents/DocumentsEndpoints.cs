@@ -145,15 +145,7 @@ public static class DocumentsEndpoints
     }
 
     /// <summary>One document's metadata, with the read in the audit scope (JSON and FHIR routes).</summary>
-    internal static async Task<(CareUnit Unit, Patient Patient, DocumentInfo Document)> RequireDocumentAsync(CareUnitScope scope, string patientId, string documentId)
-    {
-        var unit = scope.Unit;
-        var patient = await PatientsEndpoints.RequireAsync(scope, patientId);
-        var audit = scope.Audit;
-        audit.AddPatient(scope.VardbroPatientId(patient.EmrId));
-        var document = await scope.Require<IDocuments>().GetDocumentAsync(unit.Id, patient.EmrId, documentId, scope.CancellationToken)
-            ?? throw new VardbroException(ErrorCodes.NotFound, "No document with that id for this patient at this care unit.", "document_id");
-        audit.ResourceId = document.Id;
-        return (unit, patient, document);
-    }
+    internal static Task<(CareUnit Unit, Patient Patient, DocumentInfo Document)> RequireDocumentAsync(CareUnitScope scope, string patientId, string documentId) =>
+        PatientsEndpoints.RequireRecordAsync(
+            scope, patientId, (unit, patient) => scope.Require<IDocuments>().GetDocumentAsync(unit.Id, patient.EmrId, documentId, scope.CancellationToken), d => d.Id, "document", "document_id");
 }

@@ -88,17 +88,9 @@ public static class MedicalNotesEndpoints
     }
 
     /// <summary>One note of the patient, with the read in the audit scope (JSON and FHIR routes).</summary>
-    internal static async Task<(CareUnit Unit, Patient Patient, MedicalNote Note)> ReadAsync(CareUnitScope scope, string patient_id, string note_id)
-    {
-        var unit = scope.Unit;
-        var patient = await PatientsEndpoints.RequireAsync(scope, patient_id);
-        var audit = scope.Audit;
-        audit.AddPatient(scope.VardbroPatientId(patient.EmrId));
-        var note = await scope.Require<IMedicalNotes>().GetNoteAsync(unit.Id, patient.EmrId, note_id, scope.CancellationToken)
-            ?? throw new VardbroException(ErrorCodes.NotFound, "No note with that id for this patient at this care unit.", "note_id");
-        audit.ResourceId = note.Id;
-        return (unit, patient, note);
-    }
+    internal static Task<(CareUnit Unit, Patient Patient, MedicalNote Note)> ReadAsync(CareUnitScope scope, string patient_id, string note_id) =>
+        PatientsEndpoints.RequireRecordAsync(
+            scope, patient_id, (unit, patient) => scope.Require<IMedicalNotes>().GetNoteAsync(unit.Id, patient.EmrId, note_id, scope.CancellationToken), n => n.Id, "note", "note_id");
 
     public static async Task<Created<MedicalNoteResponse>> CreateNote([AsParameters] CareUnitScope scope, string patient_id, CreateMedicalNoteRequest body)
     {

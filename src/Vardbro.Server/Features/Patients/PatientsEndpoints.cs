@@ -285,6 +285,24 @@ public static class PatientsEndpoints
 
     private static VardbroException NotFound() => new(ErrorCodes.NotFound, "No patient with that id in this EMR.", "patient_id");
 
+    /// <summary>
+    /// One record of the patient the path names (a note, a document), with the patient and the record
+    /// in the audit scope (JSON and FHIR routes); 404 naming <paramref name="path"/> when absent.
+    /// </summary>
+    internal static async Task<(CareUnit Unit, Patient Patient, T Record)> RequireRecordAsync<T>(
+        CareUnitScope scope, string patientId, Func<CareUnit, Patient, Task<T?>> read, Func<T, string> idOf, string what, string path)
+        where T : class
+    {
+        var unit = scope.Unit;
+        var patient = await RequireAsync(scope, patientId);
+        var audit = scope.Audit;
+        audit.AddPatient(scope.VardbroPatientId(patient.EmrId));
+        var record = await read(unit, patient)
+            ?? throw new VardbroException(ErrorCodes.NotFound, $"No {what} with that id for this patient at this care unit.", path);
+        audit.ResourceId = idOf(record);
+        return (unit, patient, record);
+    }
+
     /// <summary>A name criterion; one that folds to nothing (only accents or punctuation) would match everyone.</summary>
     private static string? Name(string? value, string path, List<ApiError> errors)
     {
