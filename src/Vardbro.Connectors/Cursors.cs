@@ -4,19 +4,49 @@ using System.Text.Json;
 namespace Vardbro.Connectors;
 
 /// <summary>
-/// The paging cursors of every list, in one form: base64url of a JSON array of strings, at most
-/// <see cref="MaxLength"/> characters. A cursor is opaque to the client; anything this server did
-/// not issue is the same 400 <c>INVALID_FIELD</c> on <c>cursor</c>, whatever is wrong with it.
+/// The paging cursors of every list, in one form: base64url of the list's position (a JSON array of
+/// strings: folded names, ids, a FHIR server's next link) encrypted and authenticated with AES-GCM
+/// under the process's cursor key, at most <see cref="MaxLength"/> characters. A cursor is opaque to
+/// the client and to anything that logs URLs: a position holds names. Anything this server did not
+/// issue is the same 400 <c>INVALID_FIELD</c> on <c>cursor</c>, whatever is wrong with it.
 /// </summary>
 public static class Cursors
 {
     /// <summary>The longest cursor any list accepts (and the longest one it issues).</summary>
     public const int MaxLength = 2048;
 
+    private const int NonceSize = 12;
+    private const int TagSize = 16;
+
+    // One key for the process: random unless the host sets one (Cursors:Key), which instances
+    // behind one load balancer share so that a cursor from one is good on the next.
+    private static byte[] key = RandomNumberGenerator.GetBytes(32);
+
+    /// <summary>Sets the process's cursor key from a shared secret (at least 32 bytes); done once, at start.</summary>
+    public static void UseKey(byte[] secret)
+    {
+        ArgumentNullException.ThrowIfNull(secret);
+        if (secret.Length < 32)
+        {
+            throw new ArgumentException("A cursor key has at least 32 bytes.", nameof(secret));
+        }
+
+        key = HKDF.DeriveKey(HashAlgorithmName.SHA256, secret, 32, info: "vardbro cursor encryption"u8.ToArray());
+    }
+
     public static string Encode(params string[] parts)
     {
         ArgumentNullException.ThrowIfNull(parts);
-        var text = Convert.ToBase64String(JsonSerializer.SerializeToUtf8Bytes(parts)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var plain = JsonSerializer.SerializeToUtf8Bytes(parts);
+        var sealedBytes = new byte[NonceSize + plain.Length + TagSize];
+        var nonce = sealedBytes.AsSpan(0, NonceSize);
+        RandomNumberGenerator.Fill(nonce);
+        using (var aes = new AesGcm(key, TagSize))
+        {
+            aes.Encrypt(nonce, plain, sealedBytes.AsSpan(NonceSize, plain.Length), sealedBytes.AsSpan(NonceSize + plain.Length));
+        }
+
+        var text = Convert.ToBase64String(sealedBytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
         return text.Length <= MaxLength
             ? text
             : throw new InvalidOperationException($"A cursor of {text.Length} characters exceeds the {MaxLength} every list accepts.");
@@ -30,13 +60,26 @@ public static class Cursors
             try
             {
                 var b64 = cursor.Replace('-', '+').Replace('_', '/');
-                var parts = JsonSerializer.Deserialize<string[]>(Convert.FromBase64String(b64.PadRight(b64.Length + ((4 - (b64.Length % 4)) % 4), '=')));
-                if (parts is not null && parts.Length == count && parts.All(p => p is not null && !p.Any(char.IsControl)))
+                var sealedBytes = Convert.FromBase64String(b64.PadRight(b64.Length + ((4 - (b64.Length % 4)) % 4), '='));
+                if (sealedBytes.Length > NonceSize + TagSize)
                 {
-                    return parts;
+                    var plain = new byte[sealedBytes.Length - NonceSize - TagSize];
+                    using (var aes = new AesGcm(key, TagSize))
+                    {
+                        aes.Decrypt(sealedBytes.AsSpan(0, NonceSize), sealedBytes.AsSpan(NonceSize, plain.Length), sealedBytes.AsSpan(NonceSize + plain.Length), plain);
+                    }
+
+                    var parts = JsonSerializer.Deserialize<string[]>(plain);
+                    if (parts is not null && parts.Length == count && parts.All(p => p is not null && !p.Any(char.IsControl)))
+                    {
+                        return parts;
+                    }
                 }
             }
             catch (FormatException)
+            {
+            }
+            catch (AuthenticationTagMismatchException)
             {
             }
             catch (JsonException)

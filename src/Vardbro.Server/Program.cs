@@ -91,7 +91,7 @@ var app = builder.Build();
 
 // ---- start: configuration, database, sandbox -------------------------------------------------
 // Every setting is checked before anything starts; a bad one ends the process with one line naming it.
-if (Settings.Problems(app.Services, () => app.Services.GetRequiredService<EmrCatalog>(), () => app.Services.GetRequiredService<StorageSettings>(), () => app.Services.GetRequiredService<SecretHasher>()) is { } problems)
+if (Settings.Problems(app.Services, () => app.Services.GetRequiredService<EmrCatalog>(), () => app.Services.GetRequiredService<StorageSettings>(), () => app.Services.GetRequiredService<SecretHasher>(), () => app.Services.GetRequiredService<CursorSigner>()) is { } problems)
 {
     await Console.Error.WriteLineAsync(problems);
     await app.DisposeAsync();

@@ -42,12 +42,19 @@ public sealed class CursorsOptions : IValidatableObject
     }
 }
 
-/// <summary>The key that signs cursors which must not be forged (<see cref="CursorSigner"/>), from <see cref="CursorsOptions"/>.</summary>
+/// <summary>The cursor key, from <see cref="CursorsOptions"/>: the process's cursor encryption key and the signer of cursors that must not be forged (<see cref="CursorSigner"/>).</summary>
 public static class CursorKeys
 {
     public static CursorSigner From(CursorsOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return options.KeyBytes() is { } key ? new CursorSigner(key) : CursorSigner.ProcessDefault;
+        if (options.KeyBytes() is not { } key)
+        {
+            return CursorSigner.ProcessDefault;
+        }
+
+        // The same shared secret makes every list's cursors readable on every instance.
+        Cursors.UseKey(key);
+        return new CursorSigner(key);
     }
 }
