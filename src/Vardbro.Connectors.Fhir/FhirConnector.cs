@@ -241,6 +241,14 @@ public sealed partial class FhirConnector :
             return null;
         }
 
+        // Millennium, for one, offers no Patient update (only a JSON Patch of a few fields): refused
+        // before anything is read or written, as master data is on such servers.
+        if (!(await CapabilitiesAsync(cancellationToken)).Declares("Patient", "update"))
+        {
+            throw new VardbroException(
+                ErrorCodes.NotSupported, "The EMR's FHIR server does not declare Patient update in its CapabilityStatement: contacts are changed in the EHR itself.", "patient_id");
+        }
+
         for (var attempt = 0; attempt < 3; attempt++)
         {
             var fhir = await http.ReadAsync<F.Patient>("Patient/" + patientEmrId, cancellationToken);

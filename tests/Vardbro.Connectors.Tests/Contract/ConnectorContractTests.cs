@@ -63,6 +63,9 @@ public abstract class ConnectorContractTests : IAsyncLifetime
     /// </summary>
     protected virtual bool SortsAcrossPages => true;
 
+    /// <summary>Whether the EHR lets a patient's names and contacts be changed (a FHIR server must declare Patient update).</summary>
+    protected virtual bool HasPatientUpdates => true;
+
     private static readonly TypedId TolvanId = new(IdType.SePersonalNumber, "191212121212");
 
     private ConnectorUnderTest? main;
@@ -283,6 +286,14 @@ public abstract class ConnectorContractTests : IAsyncLifetime
         var made = (await Sut.Patients.CreateOrReturnPatientAsync(Unit, new NewPatient(
             "Maja", "Berg", new TypedId(IdType.SePersonalNumber, "194912062306"), null, null, ["+46701111111"], ["maja@example.com"],
             new PostalAddress("Storgatan 1", "111 22", "Stockholm", "SE")), default)).Patient;
+
+        if (!HasPatientUpdates)
+        {
+            var refused = await Assert.ThrowsAsync<VardbroException>(() => Sut.PatientUpdates.UpdatePatientAsync(made.EmrId, new PatientChange(null, null, ["+46702222222"], null, null), default));
+            Assert.Equal(ErrorCodes.NotSupported, refused.Errors[0].ErrorCode);
+            Assert.Equal(["+46701111111"], (await Sut.Patients.FindPatientAsync(new TypedId(IdType.EmrId, made.EmrId), default))!.Phones);
+            return;
+        }
 
         // New phone and e-mail, names kept.
         var contacts = await Sut.PatientUpdates.UpdatePatientAsync(made.EmrId, new PatientChange(null, null, ["+46702222222"], ["maja.berg@example.com"], null), default);

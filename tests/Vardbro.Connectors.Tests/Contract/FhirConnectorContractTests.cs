@@ -102,6 +102,9 @@ public sealed class OracleFhirConnectorContractTests(OracleContractFixture fixtu
 {
     protected override bool HasMasterDataAdmin => false;
 
+    // Millennium's Patient offers read, search, create and patch (r4/base/individuals/patient.md), no update.
+    protected override bool HasPatientUpdates => false;
+
     protected override bool SortsAcrossPages => false;
 }
 
