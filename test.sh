@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: the test peers' selftests, the README's tour (tests/readme-tour), the
 # unit tests once (the connector contract on both providers among them), the HTTP-level suite on
-# SQLite and again on PostgreSQL (installed from Debian packages and started by .ci/postgres.sh if needed). The FHIR connector's tests start
-# an independent FHIR server (tests/fhir-peer, Node.js packages from npm).
+# SQLite and again on PostgreSQL (installed from Debian packages and started by .ci/postgres.sh if
+# needed). The FHIR connector's tests start an independent FHIR server (tests/fhir-peer, Node.js
+# packages from npm).
 # Ends with one line: "tests: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")"
