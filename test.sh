@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: the test peers' selftests, the unit tests once (the connector contract
-# on both providers among them), the HTTP-level suite on SQLite and again on PostgreSQL (installed
-# from Debian packages and started by .ci/postgres.sh if needed). The FHIR connector's tests start
-# an independent FHIR server (tests/fhir-peer, Node.js packages from npm).
+# Runs the whole test suite: the test peers' selftests, the README's tour (tests/readme-tour), the
+# unit tests once (the connector contract on both providers among them), the HTTP-level suite on
+# SQLite and again on PostgreSQL (installed from Debian packages and started by .ci/postgres.sh if
+# needed). The FHIR connector's tests start an independent FHIR server (tests/fhir-peer, Node.js
+# packages from npm).
 # Ends with one line: "tests: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -69,6 +70,19 @@ while IFS= read -r line; do
   failed=$((failed + $(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$line")))
   echo "fhir-peer $line" >&2
 done < <(grep -E '^(OK|FAIL) +[a-z-]+: [0-9]+ passed, [0-9]+ failed' "$log_dir/fhir-peer.log")
+
+# The README's tour, run as written against a freshly started server (the Release build above).
+echo "== README tour" >&2
+bash tests/readme-tour/run.sh >"$log_dir/readme-tour.log" 2>&1
+line=$(grep -E '^readme-tour: [0-9]+ passed, [0-9]+ failed' "$log_dir/readme-tour.log" | tail -1)
+if [ -n "$line" ]; then
+  passed=$((passed + $(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed.*/\1/' <<<"$line")))
+  failed=$((failed + $(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$line")))
+else
+  failed=$((failed + 1))
+fi
+grep -E '^FAIL|^ +(expected|got|exit)' "$log_dir/readme-tour.log" | head -40 >&2
+echo "${line:-readme-tour: did not finish}" >&2
 
 # A test that hangs ends its run after 5 minutes (naming the test) instead of holding CI for 90.
 hang=(--blame-hang-timeout 5m --blame-hang-dump-type none)

@@ -77,6 +77,11 @@ public static partial class SandboxSeeder
 
     private sealed record SeedUnit(NewCareUnit Unit, NewResource[] Resources, NewHealthcareService[] Services);
 
+    /// <summary>
+    /// A couple of dozen patients per EMR, so that search, accent folding ("ostrom" finds "Öström") and
+    /// paging (seven last names begin with "S") can be tried. Personal numbers carry valid check digits;
+    /// none is one the HTTP tests create or expect to be unknown; PatientSearchTests searches webdoc's first seven.
+    /// </summary>
     private sealed record SeedPatient(string First, string Last, string PersonalNumber, string? Phone, string? Email);
 
     private sealed record SeedEmr(SeedUnit[] Units, SeedPatient[] Patients);
@@ -106,6 +111,30 @@ public static partial class SandboxSeeder
         ],
         [
             new SeedPatient("Tolvan", "Tolvansson", "191212121212", "+46001234567", "Tolvan.Tolvansson@example.com"),
+            new SeedPatient("Åsa", "Öström", "195003043188", "+46701234522", "åsa@example.com"),
+            new SeedPatient("Søren", "Østergård", "194001014275", "+46701234572", "søren@example.com"),
+            new SeedPatient("Björn", "Ostrowski", "198702075360", "+46701234591", "björn@example.com"),
+            new SeedPatient("Élise", "Ängström", "197110026452", "+46701234534", "élise@example.com"),
+            new SeedPatient("Anna", "Andersson", "194912067545", "+46701234506", "anna@example.com"),
+            new SeedPatient("Anna", "Andersén", "195008128638", "+46701234556", "anna@example.com"),
+            new SeedPatient("Karin", "Bäckström", "194009046238", null, null),
+            new SeedPatient("Sven", "Nyström", "196007126417", null, null),
+            new SeedPatient("Elin", "Sjöberg", "197210057092", null, null),
+            new SeedPatient("Nils", "Hägglund", "196802095213", null, null),
+            new SeedPatient("Maja", "Söderberg", "197605272108", null, null),
+            new SeedPatient("Oskar", "Ekström", "197605016828", null, null),
+            new SeedPatient("Ingrid", "Fröding", "196002072160", null, null),
+            new SeedPatient("Per", "Lindén", "200408139863", null, null),
+            new SeedPatient("Sofia", "Mårtensson", "194402141172", null, null),
+            new SeedPatient("Gustav", "Wåhlin", "194710245335", null, null),
+            new SeedPatient("Linnea", "Björklund", "198508224063", null, null),
+            new SeedPatient("Emil", "Dahlström", "199903267525", null, null),
+            new SeedPatient("Mads", "Sørensen", "198704256588", null, null),
+            new SeedPatient("Ebba", "Sandström", "194804132969", null, null),
+            new SeedPatient("Hugo", "Stålhammar", "195203216055", null, null),
+            new SeedPatient("Freja", "Kjær", "194809235692", null, null),
+            new SeedPatient("Ida", "Svärd", "193508167081", null, null),
+            new SeedPatient("Axel", "Strömgren", "195009169441", null, null),
         ]);
 
     private static readonly SeedEmr TakeCare = new(
@@ -128,6 +157,23 @@ public static partial class SandboxSeeder
             new SeedPatient("Greta", "Bäckström", "194912062306", null, null),
             new SeedPatient("Nils", "Öhman", "195008121856", null, null),
             new SeedPatient("Elin", "Sjöberg", "198702072391", null, null),
+            new SeedPatient("Nils", "Hägglund", "196802095213", null, null),
+            new SeedPatient("Maja", "Söderberg", "197605272108", null, null),
+            new SeedPatient("Oskar", "Ekström", "197605016828", null, null),
+            new SeedPatient("Ingrid", "Fröding", "196002072160", null, null),
+            new SeedPatient("Per", "Lindén", "200408139863", null, null),
+            new SeedPatient("Sofia", "Mårtensson", "194402141172", null, null),
+            new SeedPatient("Gustav", "Wåhlin", "194710245335", null, null),
+            new SeedPatient("Linnea", "Björklund", "198508224063", null, null),
+            new SeedPatient("Emil", "Dahlström", "199903267525", null, null),
+            new SeedPatient("Mads", "Sørensen", "198704256588", null, null),
+            new SeedPatient("Ebba", "Sandström", "194804132969", null, null),
+            new SeedPatient("Hugo", "Stålhammar", "195203216055", null, null),
+            new SeedPatient("Freja", "Kjær", "194809235692", null, null),
+            new SeedPatient("Ida", "Svärd", "193508167081", null, null),
+            new SeedPatient("Axel", "Strömgren", "195009169441", null, null),
+            new SeedPatient("Åsa", "Öström", "196104171233", null, null),
+            new SeedPatient("Søren", "Østergård", "198309294562", null, null),
         ]);
 
     private static async Task SeedEmrAsync(EmrConnectors connectors, string emr, SeedEmr seed, TimeProvider time, CancellationToken cancellationToken)
