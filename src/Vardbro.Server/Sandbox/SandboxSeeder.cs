@@ -86,6 +86,26 @@ public static partial class SandboxSeeder
 
     private sealed record SeedEmr(SeedUnit[] Units, SeedPatient[] Patients);
 
+    /// <summary>Patients both sandbox EMRs have (as one patient may be registered at two clinics), for search, folding and paging.</summary>
+    private static readonly SeedPatient[] Neighbours =
+    [
+        new SeedPatient("Nils", "Hägglund", "196802095213", null, null),
+        new SeedPatient("Maja", "Söderberg", "197605272108", null, null),
+        new SeedPatient("Oskar", "Ekström", "197605016828", null, null),
+        new SeedPatient("Ingrid", "Fröding", "196002072160", null, null),
+        new SeedPatient("Per", "Lindén", "200408139863", null, null),
+        new SeedPatient("Sofia", "Mårtensson", "194402141172", null, null),
+        new SeedPatient("Gustav", "Wåhlin", "194710245335", null, null),
+        new SeedPatient("Linnea", "Björklund", "198508224063", null, null),
+        new SeedPatient("Emil", "Dahlström", "199903267525", null, null),
+        new SeedPatient("Mads", "Sørensen", "198704256588", null, null),
+        new SeedPatient("Ebba", "Sandström", "194804132969", null, null),
+        new SeedPatient("Hugo", "Stålhammar", "195203216055", null, null),
+        new SeedPatient("Freja", "Kjær", "194809235692", null, null),
+        new SeedPatient("Ida", "Svärd", "193508167081", null, null),
+        new SeedPatient("Axel", "Strömgren", "195009169441", null, null),
+    ];
+
     private static readonly SeedEmr WebDoc = new(
         [
             new SeedUnit(
@@ -120,21 +140,7 @@ public static partial class SandboxSeeder
             new SeedPatient("Karin", "Bäckström", "194009046238", null, null),
             new SeedPatient("Sven", "Nyström", "196007126417", null, null),
             new SeedPatient("Elin", "Sjöberg", "197210057092", null, null),
-            new SeedPatient("Nils", "Hägglund", "196802095213", null, null),
-            new SeedPatient("Maja", "Söderberg", "197605272108", null, null),
-            new SeedPatient("Oskar", "Ekström", "197605016828", null, null),
-            new SeedPatient("Ingrid", "Fröding", "196002072160", null, null),
-            new SeedPatient("Per", "Lindén", "200408139863", null, null),
-            new SeedPatient("Sofia", "Mårtensson", "194402141172", null, null),
-            new SeedPatient("Gustav", "Wåhlin", "194710245335", null, null),
-            new SeedPatient("Linnea", "Björklund", "198508224063", null, null),
-            new SeedPatient("Emil", "Dahlström", "199903267525", null, null),
-            new SeedPatient("Mads", "Sørensen", "198704256588", null, null),
-            new SeedPatient("Ebba", "Sandström", "194804132969", null, null),
-            new SeedPatient("Hugo", "Stålhammar", "195203216055", null, null),
-            new SeedPatient("Freja", "Kjær", "194809235692", null, null),
-            new SeedPatient("Ida", "Svärd", "193508167081", null, null),
-            new SeedPatient("Axel", "Strömgren", "195009169441", null, null),
+            .. Neighbours,
         ]);
 
     private static readonly SeedEmr TakeCare = new(
@@ -157,21 +163,7 @@ public static partial class SandboxSeeder
             new SeedPatient("Greta", "Bäckström", "194912062306", null, null),
             new SeedPatient("Nils", "Öhman", "195008121856", null, null),
             new SeedPatient("Elin", "Sjöberg", "198702072391", null, null),
-            new SeedPatient("Nils", "Hägglund", "196802095213", null, null),
-            new SeedPatient("Maja", "Söderberg", "197605272108", null, null),
-            new SeedPatient("Oskar", "Ekström", "197605016828", null, null),
-            new SeedPatient("Ingrid", "Fröding", "196002072160", null, null),
-            new SeedPatient("Per", "Lindén", "200408139863", null, null),
-            new SeedPatient("Sofia", "Mårtensson", "194402141172", null, null),
-            new SeedPatient("Gustav", "Wåhlin", "194710245335", null, null),
-            new SeedPatient("Linnea", "Björklund", "198508224063", null, null),
-            new SeedPatient("Emil", "Dahlström", "199903267525", null, null),
-            new SeedPatient("Mads", "Sørensen", "198704256588", null, null),
-            new SeedPatient("Ebba", "Sandström", "194804132969", null, null),
-            new SeedPatient("Hugo", "Stålhammar", "195203216055", null, null),
-            new SeedPatient("Freja", "Kjær", "194809235692", null, null),
-            new SeedPatient("Ida", "Svärd", "193508167081", null, null),
-            new SeedPatient("Axel", "Strömgren", "195009169441", null, null),
+            .. Neighbours,
             new SeedPatient("Åsa", "Öström", "196104171233", null, null),
             new SeedPatient("Søren", "Østergård", "198309294562", null, null),
         ]);
