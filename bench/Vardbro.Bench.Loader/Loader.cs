@@ -170,7 +170,7 @@ internal static class Loader
         {
             Id = Fixture.ClientId,
             Name = "Benchmark client",
-            SecretHash = Secrets.Hash(Fixture.ClientSecret),
+            SecretHash = new SecretHasher(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build()).Hash(Fixture.ClientSecret), // the bench server sets no Auth:SecretKey
             SecretStamp = Secrets.NewStamp(),
             GrantsJson = Secrets.SerializeGrants([new Grant(Fixture.Emr, [Grant.AllCareUnits])]),
             CreatedAt = now,
