@@ -41,7 +41,10 @@ public static class TelemetrySetup
                     .AddEntityFrameworkCoreInstrumentation()
 
                     // First among the processors, so that no exporter sees a raw path or query.
-                    .AddProcessor(new PersonalDataScrubber());
+                    .AddProcessor(new PersonalDataScrubber())
+
+                    // Recording a span costs a request tens of microseconds: only where traces go somewhere.
+                    .SetSampler(sp => new SettingSampler(sp.GetRequiredService<IConfiguration>().GetValue("Telemetry:Tracing", otlp)));
                 if (otlp)
                 {
                     t.AddOtlpExporter();
@@ -79,6 +82,18 @@ public static class TelemetrySetup
 
     private static bool IsProbe(PathString path) =>
         path.StartsWithSegments("/healthz", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/readyz", StringComparison.OrdinalIgnoreCase);
+}
+
+/// <summary>
+/// Records every span when <c>Telemetry:Tracing</c> is true (the default when an OTLP endpoint is
+/// set), none otherwise; read when the app is built, so a test host's settings count.
+/// </summary>
+public sealed class SettingSampler(bool on) : Sampler
+{
+    private static readonly SamplingResult Record = new(SamplingDecision.RecordAndSample);
+    private static readonly SamplingResult Skip = new(SamplingDecision.Drop);
+
+    public override SamplingResult ShouldSample(in SamplingParameters samplingParameters) => on ? Record : Skip;
 }
 
 /// <summary>

@@ -63,6 +63,7 @@ public sealed class Captured
                 ["Logging:LogLevel:System.Net.Http"] = "Information",
                 ["Logging:LogLevel:Vardbro.Requests"] = "Information",
                 ["Telemetry:Prometheus"] = "true",
+                ["Telemetry:Tracing"] = "true",
             };
             foreach (var (key, value) in settings ?? [])
             {
