@@ -60,19 +60,10 @@ public sealed class ClinikoTransport : IDisposable
 
         if (settings.ReadRetries > 0)
         {
-            var retry = new HttpRetryStrategyOptions
-            {
-                MaxRetryAttempts = settings.ReadRetries,
-                BackoffType = DelayBackoffType.Exponential,
-                Delay = TimeSpan.FromMilliseconds(200),
-                UseJitter = true,
+            var retry = ConnectorHttp.ReadRetries(settings.ReadRetries);
 
-                // A 429 is waited out by the rate gate below; what reaches the retry is final.
-                ShouldRetryAfterHeader = false,
-            };
-
-            // A write is sent once: Cliniko may have acted on a request whose answer was lost.
-            retry.DisableForUnsafeHttpMethods();
+            // A 429 is waited out by the rate gate below; what reaches the retry is final.
+            retry.ShouldRetryAfterHeader = false;
             var pipeline = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }.AddRetry(retry).Build();
             handler = new ResilienceHandler(pipeline) { InnerHandler = handler };
         }

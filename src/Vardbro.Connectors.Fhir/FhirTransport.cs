@@ -22,17 +22,7 @@ public static class FhirTransport
             .AddTimeout(settings.Timeout);
         if (settings.ReadRetries > 0)
         {
-            var retry = new HttpRetryStrategyOptions
-            {
-                MaxRetryAttempts = settings.ReadRetries,
-                BackoffType = DelayBackoffType.Exponential,
-                Delay = TimeSpan.FromMilliseconds(200),
-                UseJitter = true,
-            };
-
-            // A write is sent once: the server may have acted on a request whose answer was lost.
-            retry.DisableForUnsafeHttpMethods();
-            pipeline.AddRetry(retry);
+            pipeline.AddRetry(ConnectorHttp.ReadRetries(settings.ReadRetries));
         }
 
         var network = new SocketsHttpHandler

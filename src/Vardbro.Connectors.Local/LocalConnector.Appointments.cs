@@ -127,7 +127,7 @@ public sealed partial class LocalConnector
         var row = new AppointmentRow
         {
             Emr = emr,
-            Id = "apt_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)),
+            Id = NewId("apt_"),
             CareUnitId = careUnitId,
             ResourceId = resourceId,
             PatientEmrId = appointment.PatientEmrId,

@@ -38,7 +38,7 @@ public sealed partial class LocalConnector : IMedicalNotes, IDocuments
         var row = new MedicalNoteRow
         {
             Emr = emr,
-            Id = "note_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)),
+            Id = NewId("note_"),
             CareUnitId = careUnitId,
             PatientEmrId = note.PatientEmrId,
             TemplateId = note.TemplateId,
@@ -79,7 +79,7 @@ public sealed partial class LocalConnector : IMedicalNotes, IDocuments
         var row = new DocumentRow
         {
             Emr = emr,
-            Id = "doc_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)),
+            Id = NewId("doc_"),
             CareUnitId = careUnitId,
             PatientEmrId = document.PatientEmrId,
             Title = document.Title,

@@ -53,7 +53,7 @@ public sealed partial class LocalConnector
             var row = new PatientRow
             {
                 Emr = emr,
-                EmrId = "pat_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)),
+                EmrId = NewId("pat_"),
                 CareUnitId = careUnitId,
                 FirstName = patient.FirstName,
                 LastName = patient.LastName,

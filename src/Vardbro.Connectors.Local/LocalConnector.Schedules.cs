@@ -35,7 +35,7 @@ public sealed partial class LocalConnector
         var row = new ScheduleRow
         {
             Emr = emr,
-            Id = "sch_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)),
+            Id = NewId("sch_"),
             CareUnitId = careUnitId,
             ResourceId = resourceId,
             ServiceIds = string.Join(' ', schedule.HealthcareServiceIds.Distinct(StringComparer.Ordinal)),

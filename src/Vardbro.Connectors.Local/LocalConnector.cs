@@ -27,6 +27,9 @@ public sealed partial class LocalConnector(
         return new DateTimeOffset(now.UtcTicks - (now.UtcTicks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero);
     }
 
+    /// <summary>A new record id: the prefix naming its kind and 64 random bits in hex.</summary>
+    private static string NewId(string prefix) => prefix + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+
     public async Task<bool> IsReachableAsync(CancellationToken cancellationToken) =>
         await db.Database.CanConnectAsync(cancellationToken);
 

@@ -192,27 +192,19 @@ public static class OpenApiSetup
         operation.Security = [requirement];
         if (!admin)
         {
-            operation.Parameters.Add(new OpenApiParameter
-            {
-                Name = "x-actor-id",
-                In = ParameterLocation.Header,
-                Required = false,
-                Description = "The end user acting through the client (a clinician's HSA id, a patient's session); recorded in the audit trail (its first 256 characters).",
-                Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 256 },
-            });
+            operation.Parameters.Add(OptionalHeader(
+                "x-actor-id",
+                256,
+                "The end user acting through the client (a clinician's HSA id, a patient's session); recorded in the audit trail (its first 256 characters)."));
         }
 
         var post = method == "POST";
         if (post)
         {
-            operation.Parameters.Add(new OpenApiParameter
-            {
-                Name = "Idempotency-Key",
-                In = ParameterLocation.Header,
-                Required = false,
-                Description = "Replays the first response for a retry with the same key and body within 24 hours; another body with the same key is 422 IDEMPOTENCY_KEY_REUSED.",
-                Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 255 },
-            });
+            operation.Parameters.Add(OptionalHeader(
+                "Idempotency-Key",
+                255,
+                "Replays the first response for a retry with the same key and body within 24 hours; another body with the same key is 422 IDEMPOTENCY_KEY_REUSED."));
         }
 
         var paged = operation.Parameters.Any(p => p.In == ParameterLocation.Query && p.Name == "cursor");
@@ -268,6 +260,15 @@ public static class OpenApiSetup
             operation.Responses[status.ToString(CultureInfo.InvariantCulture)] = new OpenApiResponseReference(ErrorResponseName(status, fhir), document);
         }
     }
+
+    private static OpenApiParameter OptionalHeader(string name, int maxLength, string description) => new()
+    {
+        Name = name,
+        In = ParameterLocation.Header,
+        Required = false,
+        Description = description,
+        Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = maxLength },
+    };
 
     private static string ErrorResponseName(int status, bool fhir) => (fhir ? "FhirError" : "Error") + status.ToString(CultureInfo.InvariantCulture);
 

@@ -74,9 +74,7 @@ public static class DocumentsEndpoints
     {
         ArgumentNullException.ThrowIfNull(limits);
         var unit = scope.Unit;
-        var patient = await PatientsEndpoints.RequireAsync(scope, patient_id);
-        var audit = scope.Audit;
-        audit.AddPatient(scope.VardbroPatientId(patient.EmrId));
+        var patient = await PatientsEndpoints.RequireAuditedAsync(scope, patient_id);
 
         var body = await DocumentUploadReader.ReadAsync(scope.HttpContext.Request, limits.MaxSizeBytes, scope.CancellationToken);
         var errors = new List<ApiError>();
@@ -101,7 +99,7 @@ public static class DocumentsEndpoints
         var sha256 = Convert.ToHexStringLower(SHA256.HashData(body.Content));
         var stored = await scope.Require<IDocuments>().StoreDocumentAsync(
             unit.Id, new NewDocument(patient.EmrId, title!, type!, format!, author!, body.Content, sha256), scope.CancellationToken);
-        audit.ResourceId = stored.Id;
+        scope.Audit.ResourceId = stored.Id;
         return TypedResults.Created(
             $"/api/emrs/{scope.Emr}/care-units/{unit.Id}/patients/emr_id:{Uri.EscapeDataString(patient.EmrId)}/documents/{stored.Id}",
             DocumentResponse.From(stored, unit.TimeZone));
@@ -119,8 +117,7 @@ public static class DocumentsEndpoints
     {
         var unit = scope.Unit;
         var pageSize = Http.Limit(limit);
-        var patient = await PatientsEndpoints.RequireAsync(scope, patient_id);
-        scope.Audit.AddPatient(scope.VardbroPatientId(patient.EmrId));
+        var patient = await PatientsEndpoints.RequireAuditedAsync(scope, patient_id);
         if (cursor is not null && !Cursors.IsWellFormed(cursor))
         {
             throw Cursors.Invalid();

@@ -69,8 +69,7 @@ public static class MedicalNotesEndpoints
     {
         var unit = scope.Unit;
         var pageSize = Http.Limit(limit);
-        var patient = await PatientsEndpoints.RequireAsync(scope, patient_id);
-        scope.Audit.AddPatient(scope.VardbroPatientId(patient.EmrId));
+        var patient = await PatientsEndpoints.RequireAuditedAsync(scope, patient_id);
         var notes = scope.Require<IMedicalNotes>();
         if (cursor is not null && !Cursors.IsWellFormed(cursor))
         {
@@ -96,9 +95,7 @@ public static class MedicalNotesEndpoints
     {
         ArgumentNullException.ThrowIfNull(body);
         var unit = scope.Unit;
-        var patient = await PatientsEndpoints.RequireAsync(scope, patient_id);
-        var audit = scope.Audit;
-        audit.AddPatient(scope.VardbroPatientId(patient.EmrId));
+        var patient = await PatientsEndpoints.RequireAuditedAsync(scope, patient_id);
 
         var errors = new List<ApiError>();
         var title = Http.Text(body.Title, "title", 256, errors, required: true);
@@ -116,7 +113,7 @@ public static class MedicalNotesEndpoints
         Http.ThrowIfAny(errors);
         var note = await scope.Require<IMedicalNotes>().CreateNoteAsync(
             unit.Id, new NewMedicalNote(patient.EmrId, body.TemplateId!, title!, content!, author!), scope.CancellationToken);
-        audit.ResourceId = note.Id;
+        scope.Audit.ResourceId = note.Id;
         return TypedResults.Created($"/api/emrs/{scope.Emr}/care-units/{unit.Id}/patients/emr_id:{Uri.EscapeDataString(patient.EmrId)}/medical-notes/{note.Id}", MedicalNoteResponse.From(note, unit.TimeZone));
     }
 }

@@ -283,6 +283,14 @@ public static class PatientsEndpoints
     public static async Task<Patient> RequireAsync(CareUnitScope scope, TypedId id) =>
         await FindAsync(scope, id) ?? throw NotFound();
 
+    /// <summary>The patient a path's <c>patient_id</c> names, recorded in the audit scope as read; 404 when absent.</summary>
+    internal static async Task<Patient> RequireAuditedAsync(CareUnitScope scope, string patientId)
+    {
+        var patient = await RequireAsync(scope, patientId);
+        scope.Audit.AddPatient(scope.VardbroPatientId(patient.EmrId));
+        return patient;
+    }
+
     private static VardbroException NotFound() => new(ErrorCodes.NotFound, "No patient with that id in this EMR.", "patient_id");
 
     /// <summary>
@@ -294,12 +302,10 @@ public static class PatientsEndpoints
         where T : class
     {
         var unit = scope.Unit;
-        var patient = await RequireAsync(scope, patientId);
-        var audit = scope.Audit;
-        audit.AddPatient(scope.VardbroPatientId(patient.EmrId));
+        var patient = await RequireAuditedAsync(scope, patientId);
         var record = await read(unit, patient)
             ?? throw new VardbroException(ErrorCodes.NotFound, $"No {what} with that id for this patient at this care unit.", path);
-        audit.ResourceId = idOf(record);
+        scope.Audit.ResourceId = idOf(record);
         return (unit, patient, record);
     }
 
