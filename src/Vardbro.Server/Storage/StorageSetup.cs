@@ -59,6 +59,33 @@ public static partial class StorageSetup
         DefaultTimeout = SqliteTimeoutSeconds,
     }.ToString();
 
+    /// <summary>
+    /// The operator's PostgreSQL connection string with Vardbro's defaults where it names none:
+    /// <c>Max Auto Prepare=64</c> (Npgsql prepares a statement on a connection once it has run it a few
+    /// times, so the hot reads and the audit insert are parsed and planned once per connection, not
+    /// once per request) and <c>No Reset On Close=true</c> (no <c>DISCARD ALL</c> each time a pooled
+    /// connection is handed back, several per request, which would also drop those prepared statements).
+    /// Vardbro keeps no session state: its only lock is <c>pg_advisory_xact_lock</c>, released at commit.
+    /// A value the operator sets, 0 or false included, is kept.
+    /// </summary>
+    public static string PostgresConnectionString(string configured)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = configured };
+        var named = given.Keys.Cast<string>().Select(k => k.Replace(" ", "", StringComparison.Ordinal).ToUpperInvariant()).ToHashSet();
+        var builder = new NpgsqlConnectionStringBuilder(configured);
+        if (!named.Contains("MAXAUTOPREPARE"))
+        {
+            builder.MaxAutoPrepare = 64;
+        }
+
+        if (!named.Contains("NORESETONCLOSE"))
+        {
+            builder.NoResetOnClose = true;
+        }
+
+        return builder.ConnectionString;
+    }
+
     /// <summary>How long a command waits for another writer's lock before failing.</summary>
     public const int SqliteTimeoutSeconds = 30;
 
@@ -136,7 +163,7 @@ public sealed class StorageSettings
         {
             IsPostgres = true;
             PostgresConnectionString = storage.ConnectionString is { Length: > 0 } cs
-                ? cs
+                ? StorageSetup.PostgresConnectionString(cs)
                 : throw new InvalidOperationException("Storage:Provider is postgres but ConnectionStrings:Vardbro is not set.");
         }
         else if (storage.IsSqlite)
