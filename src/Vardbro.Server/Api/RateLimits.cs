@@ -70,7 +70,8 @@ public sealed class RateLimitsOptions : IValidatableObject
     public void CheckEmrs(EmrCatalog catalog)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        foreach (var (code, limit) in Emrs.Where(e => catalog.Find(e.Key) is null).OrderBy(e => e.Key, StringComparer.Ordinal))
+        var (code, limit) = Emrs.Where(e => catalog.Find(e.Key) is null).OrderBy(e => e.Key, StringComparer.Ordinal).FirstOrDefault();
+        if (code is not null)
         {
             var key = limit.RequestsPerMinute is null ? nameof(EmrRateLimit.Burst) : nameof(EmrRateLimit.RequestsPerMinute);
             throw new InvalidOperationException($"{Section}:Emrs:{code}:{key} names no configured EMR (configured: {string.Join(", ", catalog.All.Select(e => e.Code))}).");
@@ -164,11 +165,10 @@ public static class RateLimits
     };
 
     /// <summary>The 429 in the envelope, with <c>Retry-After</c> in whole seconds (at least 1).</summary>
-    public static async ValueTask WriteAsync(HttpContext context, object? retryAfter, string detail)
+    public static async ValueTask WriteAsync(HttpContext context, TimeSpan retryAfter, string detail)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var wait = retryAfter is TimeSpan span ? span : TimeSpan.FromSeconds(1);
-        context.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        context.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         await Problem.WriteAsync(context, StatusCodes.Status429TooManyRequests, detail, [new ApiError(ErrorCodes.RateLimited, detail, null)]);
     }
 
