@@ -34,6 +34,7 @@ public sealed class RateLimitFactory : VardbroFactory
             ["RateLimits:Emrs:takecare:Burst"] = TakecareBurst.ToString(CultureInfo.InvariantCulture),
             ["RateLimits:FailedAuth:PerAddressPerMinute"] = FailuresPerAddress.ToString(CultureInfo.InvariantCulture),
             ["RateLimits:FailedAuth:PerClientPerMinute"] = FailuresPerClient.ToString(CultureInfo.InvariantCulture),
+            ["Telemetry:Prometheus"] = "true",
         }));
         builder.ConfigureServices(s => s.AddSingleton<IStartupFilter, TestAddress>());
     }
@@ -243,6 +244,26 @@ public sealed class RateLimitTests(RateLimitFactory factory) : IClassFixture<Rat
 
         // The address had the same successes and the client id's failures: one failure is left to it.
         Assert.Equal(HttpStatusCode.Unauthorized, await StatusAsync(address, "cli_nobody_else", "sec_wrong"));
+    }
+
+    [Fact]
+    public async Task The_metrics_count_failed_and_throttled_authentications_and_the_limiters_refusals()
+    {
+        const string address = "192.0.2.200";
+        for (var i = 0; i <= RateLimitFactory.FailuresPerAddress; i++)
+        {
+            await StatusAsync(address, $"cli_metrics_{i}", "sec_wrong");
+        }
+
+        var (id, secret) = await CreateClientAsync("metrics");
+        using var client = factory.WithCredentials(id, secret);
+        await CountUntilRefusedAsync(client, "/api/emrs");
+
+        using var scrape = factory.CreateClient();
+        var metrics = await scrape.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        Assert.Matches("""vardbro_auth_failures_total\{[^}]*vardbro_outcome="failed"[^}]*\} [1-9]""", metrics);
+        Assert.Matches("""vardbro_auth_failures_total\{[^}]*vardbro_outcome="throttled"[^}]*\} [1-9]""", metrics);
+        Assert.Matches("""aspnetcore_rate_limiting_requests_total\{[^}]*aspnetcore_rate_limiting_result="global_limiter"[^}]*\} [1-9]""", metrics);
     }
 
     /// <summary>The most whole tokens a bucket refilling <paramref name="perMinute"/> a minute can have regained in <paramref name="elapsed"/>.</summary>
