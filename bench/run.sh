@@ -198,6 +198,8 @@ audit_settled() {
 }
 
 # ---- 3. the server ----------------------------------------------------------------------------
+# One client drives every scenario far above the default per-client rate (1,200 a minute): the limit
+# is set out of reach, so the limiter's cost is measured but it never answers 429.
 port=$(free_port)
 log "starting Vardbro on 127.0.0.1:$port"
 (
@@ -206,6 +208,7 @@ log "starting Vardbro on 127.0.0.1:$port"
     Emrs__bench__Name="Benchmark EMR" Emrs__bench__Connector=local \
     Emrs__bench__PatientIdTypes__0=emr_id Emrs__bench__PatientIdTypes__1=se_personal_number Emrs__bench__PatientIdTypes__2=no_personal_number \
     Emrs__bench__ResourceIdTypes__0=emr_id Emrs__bench__ResourceIdTypes__1=hsa_id \
+    RateLimits__PerClient__RequestsPerMinute=60000000 RateLimits__PerClient__Burst=1000000 \
     dotnet "$server_dll" --urls "http://127.0.0.1:$port"
 ) >"$work/server.log" 2>&1 &
 server_pid=$!

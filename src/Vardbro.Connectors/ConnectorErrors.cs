@@ -30,7 +30,7 @@ public static class ErrorCodes
     public const string Forbidden = "FORBIDDEN";
     public const string PayloadTooLarge = "PAYLOAD_TOO_LARGE";
     public const string UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE";
-    public const string TooManyRequests = "TOO_MANY_REQUESTS";
+    public const string RateLimited = "RATE_LIMITED";
     public const string EmrError = "EMR_ERROR";
     public const string ServiceUnavailable = "SERVICE_UNAVAILABLE";
 }

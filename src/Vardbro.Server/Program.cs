@@ -49,6 +49,7 @@ builder.Services.AddSettings<AuditOptions>(AuditOptions.Section);
 builder.Services.AddSettings<DocumentsOptions>(DocumentsOptions.Section);
 builder.Services.AddSettings<NotificationsOptions>(NotificationsOptions.Section);
 builder.Services.AddSettings<ForwardedHeadersSettings>(ForwardedHeadersSettings.Section);
+builder.Services.AddVardbroRateLimits();
 builder.Services.AddVardbroStorage();
 builder.Services.AddSingleton<EmrCatalog>();
 builder.Services.AddScoped<EmrConnectors>();
@@ -91,7 +92,7 @@ var app = builder.Build();
 
 // ---- start: configuration, database, sandbox -------------------------------------------------
 // Every setting is checked before anything starts; a bad one ends the process with one line naming it.
-if (Settings.Problems(app.Services, () => app.Services.GetRequiredService<EmrCatalog>(), () => app.Services.GetRequiredService<StorageSettings>(), () => app.Services.GetRequiredService<SecretHasher>(), () => app.Services.GetRequiredService<CursorSigner>()) is { } problems)
+if (Settings.Problems(app.Services, () => app.Services.GetRequiredService<EmrCatalog>(), () => app.Services.GetRequiredService<StorageSettings>(), () => app.Services.GetRequiredService<SecretHasher>(), () => app.Services.GetRequiredService<CursorSigner>(), () => app.Services.GetRequiredService<IOptions<RateLimitsOptions>>().Value.CheckEmrs(app.Services.GetRequiredService<EmrCatalog>())) is { } problems)
 {
     await Console.Error.WriteLineAsync(problems);
     await app.DisposeAsync();
@@ -129,6 +130,11 @@ app.UseRouting();
 app.UseMiddleware<RequestLogMiddleware>();
 app.UseMiddleware<BodySizeLimitMiddleware>();
 app.UseMiddleware<AuthMiddleware>();
+if (app.Services.GetRequiredService<IOptions<RateLimitsOptions>>().Value.Enabled)
+{
+    app.UseRateLimiter(); // after authentication: the limits are per client
+}
+
 app.UseMiddleware<QueryParameterMiddleware>();
 app.UseMiddleware<IdempotencyMiddleware>();
 

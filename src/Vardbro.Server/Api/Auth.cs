@@ -102,6 +102,11 @@ public sealed class SecretHasher
 
     private static long slowHashes;
 
+    /// <summary>How many secrets this instance has checked (<see cref="Verify"/> calls, stand-ins for unknown ids included).</summary>
+    public long Verifications => Interlocked.Read(ref verifications);
+
+    private long verifications;
+
     public string Hash(string secret)
     {
         ArgumentNullException.ThrowIfNull(secret);
@@ -126,6 +131,7 @@ public sealed class SecretHasher
     public Verification Verify(string secret, string? stored)
     {
         ArgumentNullException.ThrowIfNull(secret);
+        Interlocked.Increment(ref verifications);
         var parts = (stored ?? StandIn).Split('$');
         if (parts is [Scheme, var id, var salt, var mac])
         {
@@ -214,9 +220,10 @@ public sealed record ClientCredentials(string SecretHash, string SecretStamp, st
 /// Authenticates every <c>/api</c> request (client headers, or the admin key under <c>/api/admin</c>)
 /// and checks the client's grants for the EMR and care unit in the path. Runs after routing.
 /// </summary>
-public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cache, SecretHasher hasher, EmrCatalog emrs, IOptions<AdminOptions> admin, IOptions<SandboxOptions> sandbox, IHostEnvironment environment)
+public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cache, SecretHasher hasher, FailedAuthThrottle throttle, EmrCatalog emrs, IOptions<AdminOptions> admin, IOptions<SandboxOptions> sandbox, IHostEnvironment environment)
 {
     private const string AuthFailed = "Authentication failed: send a valid x-leyr-client-id and x-leyr-client-secret.";
+    private const string Throttled = "Too many failed authentications from this address or for this client id; retry after the seconds in Retry-After.";
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -228,9 +235,20 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
             return;
         }
 
-        if (path.StartsWithSegments("/api/admin", StringComparison.OrdinalIgnoreCase))
+        // Before the credentials are looked at: a throttled address or client id costs no database
+        // read and no hash. Only failures draw from its allowance.
+        var address = FailedAuthThrottle.AddressOf(context);
+        var adminPath = path.StartsWithSegments("/api/admin", StringComparison.OrdinalIgnoreCase);
+        var id = adminPath ? null : ClientIdOf(context);
+        if (throttle.Refusal(address, id) is { } wait)
         {
-            if (await AdminKeyAcceptedAsync(context))
+            await RateLimits.WriteAsync(context, wait, Throttled);
+            return;
+        }
+
+        if (adminPath)
+        {
+            if (await AdminKeyAcceptedAsync(context, address))
             {
                 await next(context);
             }
@@ -241,6 +259,7 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
         var client = await AuthenticateAsync(context);
         if (client is null)
         {
+            throttle.Failed(address, id);
             await Problem.WriteAsync(context, 401, AuthFailed, [new ApiError(ErrorCodes.Unauthorized, AuthFailed, null)]);
             return;
         }
@@ -266,11 +285,18 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
         await next(context);
     }
 
-    private async Task<ClientContext?> AuthenticateAsync(HttpContext context)
+    /// <summary>The client id sent, when it is one that could exist (1–64 characters, none a control character).</summary>
+    private static string? ClientIdOf(HttpContext context)
     {
         var id = context.Request.Headers["x-leyr-client-id"].ToString();
+        return id.Length is 0 or > 64 || id.Any(char.IsControl) ? null : id;
+    }
+
+    private async Task<ClientContext?> AuthenticateAsync(HttpContext context)
+    {
+        var id = ClientIdOf(context);
         var secret = context.Request.Headers["x-leyr-client-secret"].ToString();
-        if (id.Length is 0 or > 64 || secret.Length is 0 or > 256 || id.Any(char.IsControl))
+        if (id is null || secret.Length is 0 or > 256)
         {
             return null;
         }
@@ -331,7 +357,7 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
             .Select(c => new ClientCredentials(c.SecretHash, c.SecretStamp, c.GrantsJson))
             .FirstOrDefault());
 
-    private async Task<bool> AdminKeyAcceptedAsync(HttpContext context)
+    private async Task<bool> AdminKeyAcceptedAsync(HttpContext context, string address)
     {
         var configured = admin.Value.Key;
         if (string.IsNullOrEmpty(configured))
@@ -346,6 +372,7 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
             SHA256.HashData(Encoding.UTF8.GetBytes(configured)));
         if (!ok)
         {
+            throttle.Failed(address, null);
             const string detail = "Authentication failed: send the configured admin key in x-admin-key.";
             await Problem.WriteAsync(context, 401, detail, [new ApiError(ErrorCodes.Unauthorized, detail, null)]);
         }

@@ -26,7 +26,7 @@ public static class Problem
         response.Headers.CacheControl = "no-cache,no-store";
         response.Headers.Pragma = "no-cache";
         response.Headers.Expires = "-1";
-        if (status == 429)
+        if (status == 429 && !response.Headers.ContainsKey("Retry-After"))
         {
             response.Headers.RetryAfter = "1";
         }

@@ -104,6 +104,15 @@ public static class Settings
                 {
                     Unknown(child, property.PropertyType, problems);
                 }
+                else if (property.PropertyType.IsGenericType && property.PropertyType.GetGenericTypeDefinition() == typeof(Dictionary<,>)
+                    && property.PropertyType.GetGenericArguments()[1] is { IsClass: true } value && !typeof(IEnumerable).IsAssignableFrom(value))
+                {
+                    // A map of settings classes (RateLimits:Emrs:<code>:…): each entry's keys as well.
+                    foreach (var entry in child.GetChildren())
+                    {
+                        Unknown(entry, value, problems);
+                    }
+                }
             }
         }
     }

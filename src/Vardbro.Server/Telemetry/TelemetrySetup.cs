@@ -52,7 +52,8 @@ public static class TelemetrySetup
             })
             .WithMetrics(m =>
             {
-                m.AddMeter(VardbroMetrics.MeterName, ConnectorTelemetry.Name)
+                // The rate limiter's own meter named outright: its 429s are the per-client limits at work.
+                m.AddMeter(VardbroMetrics.MeterName, ConnectorTelemetry.Name, "Microsoft.AspNetCore.RateLimiting")
                     .AddAspNetCoreInstrumentation()
                     .AddHttpClientInstrumentation();
                 if (otlp)

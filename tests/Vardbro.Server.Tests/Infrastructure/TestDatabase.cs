@@ -59,12 +59,20 @@ public sealed class TestDatabase : IDisposable
         return new TestDatabase("postgres", dataDirectory, builder.ToString(), name, admin);
     }
 
-    /// <summary>The server settings that point it at this database.</summary>
+    /// <summary>
+    /// The server settings that point it at this database, with rate limits that no test reaches: the
+    /// limiter runs on every request of every test, but only <c>RateLimits/</c> tests (which set their
+    /// own) ever see a 429, however many requests a test sends from its one client and address.
+    /// </summary>
     public Dictionary<string, string?> Settings() => new()
     {
         ["Storage:Provider"] = Provider,
         ["Storage:DataDirectory"] = DataDirectory,
         ["ConnectionStrings:Vardbro"] = ConnectionString,
+        ["RateLimits:PerClient:RequestsPerMinute"] = "60000000",
+        ["RateLimits:PerClient:Burst"] = "1000000",
+        ["RateLimits:FailedAuth:PerAddressPerMinute"] = "60000000",
+        ["RateLimits:FailedAuth:PerClientPerMinute"] = "60000000",
     };
 
     public void Dispose()
