@@ -20,12 +20,17 @@ public sealed partial class AuditKey
     private static readonly byte[] CheckLabel = Encoding.ASCII.GetBytes("vardbro audit key check v1");
 
     private readonly byte[] key;
+    private readonly ILogger<AuditKey>? logger;
+    private readonly bool generated;
+    private readonly bool besideData;
+    private readonly bool onPostgres;
 
     public AuditKey(IOptions<AuditOptions> options, IOptions<StorageOptions> storage, IHostEnvironment environment, ILogger<AuditKey> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(storage);
         ArgumentNullException.ThrowIfNull(environment);
+        this.logger = logger;
         var audit = options.Value;
         var dataDirectory = storage.Value.DataDirectory ?? StorageOptions.DefaultDataDirectory();
         dataDirectory = dataDirectory is null ? null : Path.GetFullPath(dataDirectory, environment.ContentRootPath);
@@ -49,17 +54,10 @@ public sealed partial class AuditKey
             }
 
             var path = Path.Combine(dataDirectory, DefaultFileName);
-            var generated = false;
             key = Read(path, "The audit key file") ?? Generate(path, out generated);
             Source = path;
-            if (generated)
-            {
-                LogGenerated(logger, path);
-            }
-
-            // Beside the data, the key protects the chain from someone who can write the database only
-            // (PostgreSQL, a stolen connection string), not from whoever can read the data directory.
-            LogKeyBesideData(logger, path, storage.Value.IsPostgres ? " Several instances sharing one PostgreSQL database must all have the same key: set Audit:Key or Audit:KeyFile on each." : "");
+            besideData = true;
+            onPostgres = storage.Value.IsPostgres;
         }
 
         // Beside the key file by default; with Audit:Key, in the data directory.
@@ -78,6 +76,26 @@ public sealed partial class AuditKey
         Source = "bytes";
         AnchorFile = anchorFile;
         Check = Convert.ToHexStringLower(HMACSHA256.HashData(key, CheckLabel));
+    }
+
+    /// <summary>
+    /// Logs, once the start goes on, that a key was generated and that a key beside the data must be
+    /// moved: it protects the chain from someone who can write the database only (PostgreSQL, a
+    /// stolen connection string), not from whoever can read the data directory.
+    /// </summary>
+    public void LogWhereItIs()
+    {
+        if (logger is null || !besideData)
+        {
+            return;
+        }
+
+        if (generated)
+        {
+            LogGenerated(logger, Source);
+        }
+
+        LogKeyBesideData(logger, Source, onPostgres ? " Several instances sharing one PostgreSQL database must all have the same key: set Audit:Key or Audit:KeyFile on each." : "");
     }
 
     /// <summary>Where the key came from: <c>Audit:Key</c> or the key file's path (never the key itself).</summary>

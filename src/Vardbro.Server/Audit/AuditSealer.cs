@@ -240,11 +240,13 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
     }
 
     /// <summary>
-    /// At start, before any request: seals what earlier versions left unsealed (so that it goes before
-    /// the key marker), and says in the log when the chain was sealed with another key.
+    /// At start, before any request: says in the log where a generated key is, seals what earlier
+    /// versions left unsealed (so that it goes before the key marker), and says when the chain was
+    /// sealed with another key.
     /// </summary>
     public async Task PrepareAsync(CancellationToken cancellationToken)
     {
+        key.LogWhereItIs();
         await SealAsync(cancellationToken);
         await using var scope = scopes.CreateAsyncScope();
         await using var audit = store.Open(scope.ServiceProvider);

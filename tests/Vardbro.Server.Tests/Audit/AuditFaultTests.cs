@@ -45,7 +45,10 @@ public sealed class AuditFaultTests(AuditFaultFactory factory, ITestOutputHelper
         await client.GetJsonAsync($"{L01}/patients?last_name=tolvansson");
 
         var numbers = SyntheticPersonalNumbers().Take(40).ToArray();
+        var slots = (await client.GetJsonAsync($"{L01}/timeslots?resource_id=1001&healthcare_service_id=L0_1-general")).AsArray()
+            .Take(20).Select(slot => (Start: (string)slot!["start"]!, End: (string)slot["end"]!)).ToArray();
         Task<HttpStatusCode>[] burst;
+        Task<HttpStatusCode>[] bookings;
         await using (await BreakAuditStoreAsync())
         {
             burst = [.. numbers.Select(async (number, i) =>
@@ -55,12 +58,21 @@ public sealed class AuditFaultTests(AuditFaultFactory factory, ITestOutputHelper
                 using var response = await client.PostAsync(new Uri($"{L01}/patients", UriKind.Relative), body);
                 return response.StatusCode;
             })];
+            bookings = [.. slots.Select(async (slot, i) =>
+            {
+                await Task.Delay(15 + (i * 100));
+                using var body = JsonContent.Of(JsonSerializer.Serialize(new { start = slot.Start, end = slot.End, patient_id = "se_personal_number:191212121212", resource_id = "1001" }));
+                using var response = await client.PostAsync(new Uri($"{L01}/appointments", UriKind.Relative), body);
+                return response.StatusCode;
+            })];
 
             // The store recovers while the burst is still coming in.
             await Task.Delay(1000);
         }
 
         var statuses = await Task.WhenAll(burst);
+        var booked = await Task.WhenAll(bookings);
+        Assert.All(booked, s => Assert.True(s is HttpStatusCode.Created or HttpStatusCode.ServiceUnavailable, $"{s}"));
         Assert.All(statuses, s => Assert.True(s is HttpStatusCode.Created or HttpStatusCode.ServiceUnavailable, $"{s}"));
         Assert.Contains(HttpStatusCode.ServiceUnavailable, statuses);
 
@@ -71,15 +83,24 @@ public sealed class AuditFaultTests(AuditFaultFactory factory, ITestOutputHelper
         Assert.NotEmpty(committed);
         var ids = committed.Select(p => Ids.VardbroPatientId(p.Emr, p.EmrId)).ToHashSet();
 
+        // Every appointment the burst booked.
+        var starts = slots.Select(s => DateTimeOffset.Parse(s.Start, System.Globalization.CultureInfo.InvariantCulture).UtcTicks).ToHashSet();
+        var appointments = (await factory.WithDbAsync(db => db.Set<AppointmentRow>().AsNoTracking().Where(a => a.Emr == "webdoc" && a.ResourceId == "1001").ToListAsync()))
+            .Where(a => starts.Contains(a.StartUtc.UtcTicks)).Select(a => a.Id).ToHashSet();
+        Assert.NotEmpty(appointments);
+
         // Retries back off to 5 s at most: by then every queued event is stored.
         HashSet<string> audited = [];
+        HashSet<string> auditedBookings = [];
         var waited = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
-            audited = (await factory.WithAuditDbAsync(db => db.AuditEvents.AsNoTracking()
-                .Where(e => e.ClientId == clientId && e.Action == "patient.create" && e.OutcomeStatus == 201)
-                .Select(e => e.ResourceId!).ToListAsync())).ToHashSet();
-            if (ids.IsSubsetOf(audited) || waited.Elapsed > TimeSpan.FromSeconds(30))
+            var events = await factory.WithAuditDbAsync(db => db.AuditEvents.AsNoTracking()
+                .Where(e => e.ClientId == clientId && e.OutcomeStatus == 201 && e.ResourceId != null)
+                .Select(e => new { e.Action, e.ResourceId }).ToListAsync());
+            audited = events.Where(e => e.Action == "patient.create").Select(e => e.ResourceId!).ToHashSet();
+            auditedBookings = events.Where(e => e.Action == "appointment.book").Select(e => e.ResourceId!).ToHashSet();
+            if ((ids.IsSubsetOf(audited) && appointments.IsSubsetOf(auditedBookings)) || waited.Elapsed > TimeSpan.FromSeconds(30))
             {
                 break;
             }
@@ -89,7 +110,9 @@ public sealed class AuditFaultTests(AuditFaultFactory factory, ITestOutputHelper
 
         var answered = statuses.Count(s => s == HttpStatusCode.Created);
         output.WriteLine($"{committed.Count} patients committed, {answered} answered 201, {statuses.Length - answered} answered 503; {audited.Count} create events");
+        output.WriteLine($"{appointments.Count} appointments booked, {booked.Count(s => s == HttpStatusCode.Created)} answered 201; {auditedBookings.Count} book events");
         Assert.Empty(ids.Except(audited));
+        Assert.Empty(appointments.Except(auditedBookings));
 
         // Committed writes answered 503: the case a dropped batch used to leave without an event.
         Assert.True(committed.Count > answered, $"{committed.Count} committed, {answered} answered 201");
