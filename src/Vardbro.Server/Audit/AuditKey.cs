@@ -110,8 +110,6 @@ public sealed partial class AuditKey
     /// </summary>
     public string Check { get; }
 
-    internal ReadOnlySpan<byte> Bytes => key;
-
     /// <summary>HMAC-SHA256 of <paramref name="data"/> into <paramref name="destination"/> (32 bytes).</summary>
     public void Mac(ReadOnlySpan<byte> data, Span<byte> destination) => HMACSHA256.HashData(key, data, destination);
 
@@ -168,10 +166,19 @@ public sealed partial class AuditKey
         }
         catch (IOException) when (File.Exists(path))
         {
-            // Another process made it first: use that one.
-            Thread.Sleep(100);
+            // Another process made it first (instances starting together): use that one, once written.
             generated = false;
-            return Read(path, "The audit key file")!;
+            for (var attempt = 0; ; attempt++)
+            {
+                Thread.Sleep(100);
+                try
+                {
+                    return Read(path, "The audit key file")!;
+                }
+                catch (InvalidOperationException) when (attempt < 20)
+                {
+                }
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
