@@ -128,6 +128,49 @@ public sealed class AuditKeyTests
     }
 
     [Fact]
+    public async Task A_chain_sealed_before_the_key_keeps_verifying_and_is_keyed_from_the_next_event()
+    {
+        using var own = new VardbroFactory();
+
+        // Three events as versions before the key sealed them: plain SHA-256, no key marker.
+        await own.WithAuditDbAsync(async db =>
+        {
+            var earlier = Enumerable.Range(1, 3).Select(i => new AuditEventRow
+            {
+                At = new DateTimeOffset(2026, 3, 2, 9, 0, i, TimeSpan.Zero),
+                ClientId = "earlier-client",
+                Action = "patient.read",
+                ResourceType = "patient",
+                OutcomeStatus = 200,
+                RequestId = Guid.NewGuid().ToString(),
+            }).ToList();
+            await AuditSealer.InsertSealedAsync(db, earlier, key: null, CancellationToken.None);
+            return 0;
+        });
+        var plain = await VerifyAsync(own);
+        Assert.True((bool)plain["valid"]!, plain.ToJsonString());
+        Assert.Null((long?)plain["keyed_from_seq"]);
+
+        using var client = own.Sandbox();
+        await client.GetJsonAsync(Tolvan);
+        await client.GetJsonAsync(Tolvan);
+        await own.Services.GetRequiredService<AuditAnchors>().AnchorAsync(CancellationToken.None);
+        var keyed = await VerifyAsync(own);
+        Assert.True((bool)keyed["valid"]!, keyed.ToJsonString());
+        Assert.Equal(5, (long)keyed["events_checked"]!);
+        Assert.Equal(4, (long)keyed["keyed_from_seq"]!);
+        var chain = await ChainAsync(own);
+        Assert.Equal(AuditSealer.HashOf(chain[2], chain[1].Hash!), chain[2].Hash);
+        Assert.NotEqual(AuditSealer.HashOf(chain[3], chain[2].Hash!), chain[3].Hash);
+
+        // Moving the marker back over the plain events is caught: they do not match under the key.
+        await own.WithAuditDbAsync(db => db.Database.ExecuteSqlRawAsync("UPDATE audit_seal SET \"LastSeq\" = 1 WHERE \"Id\" = 2"));
+        var moved = await VerifyAsync(own);
+        Assert.False((bool)moved["valid"]!, moved.ToJsonString());
+        Assert.Equal("key_marker_changed", (string?)moved["reason"]);
+    }
+
+    [Fact]
     public async Task Removing_the_newest_events_and_rewinding_the_seal_is_found_by_the_anchor()
     {
         using var own = new VardbroFactory();
