@@ -59,6 +59,9 @@ builder.Services.AddFhirConnector();
 builder.Services.AddClinikoConnector();
 builder.Services.AddSingleton<VerifiedSecretCache>();
 builder.Services.AddSingleton<SecretHasher>();
+builder.Services.AddSingleton<AuditKey>();
+builder.Services.AddSingleton<AuditAnchors>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditAnchors>()); // before the writer: stops after it, anchoring its last events
 builder.Services.AddSingleton<AuditSealer>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditSealer>());
 builder.Services.AddSingleton<AuditLog>();
@@ -92,7 +95,7 @@ var app = builder.Build();
 
 // ---- start: configuration, database, sandbox -------------------------------------------------
 // Every setting is checked before anything starts; a bad one ends the process with one line naming it.
-if (Settings.Problems(app.Services, () => app.Services.GetRequiredService<EmrCatalog>(), () => app.Services.GetRequiredService<StorageSettings>(), () => app.Services.GetRequiredService<SecretHasher>(), () => app.Services.GetRequiredService<CursorSigner>(), () => app.Services.GetRequiredService<IOptions<RateLimitsOptions>>().Value.CheckEmrs(app.Services.GetRequiredService<EmrCatalog>())) is { } problems)
+if (Settings.Problems(app.Services, () => app.Services.GetRequiredService<EmrCatalog>(), () => app.Services.GetRequiredService<StorageSettings>(), () => app.Services.GetRequiredService<SecretHasher>(), () => app.Services.GetRequiredService<CursorSigner>(), () => app.Services.GetRequiredService<AuditKey>(), () => app.Services.GetRequiredService<IOptions<RateLimitsOptions>>().Value.CheckEmrs(app.Services.GetRequiredService<EmrCatalog>())) is { } problems)
 {
     await Console.Error.WriteLineAsync(problems);
     await app.DisposeAsync();
@@ -109,6 +112,8 @@ catch (StartupFailedException ex)
     await app.DisposeAsync();
     return 1;
 }
+
+await app.Services.GetRequiredService<AuditSealer>().PrepareAsync(app.Lifetime.ApplicationStopping);
 
 var sandbox = app.Services.GetRequiredService<IOptions<SandboxOptions>>().Value.IsEnabled(app.Environment);
 if (sandbox)

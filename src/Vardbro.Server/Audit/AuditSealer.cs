@@ -11,14 +11,23 @@ namespace Vardbro.Server.Audit;
 
 /// <summary>
 /// Chains stored audit events in <c>seq</c> order: each sealed event keeps a hash over itself and the
-/// previous event's hash, so a removed or altered event breaks the chain. New events are inserted
-/// sealed (<see cref="InsertSealedAsync"/>); a background pass seals any stored without a place in the
-/// chain. One writer of the chain at a time per database: each runs as one of
-/// <see cref="SerializedWrites"/> under the chain's key (a PostgreSQL advisory lock; on SQLite the
-/// audit file's write lock).
+/// previous event's hash, so a removed or altered event breaks the chain. From the chain's key marker
+/// on (<c>audit_seal</c> row 2: the first keyed <c>seq</c> and the key's check value) the hash is an
+/// HMAC-SHA256 with <see cref="AuditKey"/>, which the database does not hold; events before it keep
+/// the plain SHA-256 they were sealed with (ADR 10). New events are inserted sealed
+/// (<see cref="InsertSealedAsync"/>); a background pass seals events an earlier version stored
+/// without a place in the chain, as long as the chain has no key marker. One writer of the chain at a
+/// time per database: each runs as one of <see cref="SerializedWrites"/> under the chain's key (a
+/// PostgreSQL advisory lock; on SQLite the audit file's write lock).
 /// </summary>
-public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore store, ILogger<AuditSealer> logger) : BackgroundService
+public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore store, AuditKey key, ILogger<AuditSealer> logger) : BackgroundService
 {
+    /// <summary>The <c>audit_seal</c> row of the chain's head.</summary>
+    public const int HeadRow = 1;
+
+    /// <summary>The <c>audit_seal</c> row of the key marker: <c>LastSeq</c> the first keyed seq, <c>LastHash</c> the key's check value.</summary>
+    public const int KeyRow = 2;
+
     public const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
     private const string ChainLock = "audit/chain";
     private const int PassSize = 1000;
@@ -69,12 +78,15 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
     }
 
     /// <summary>
-    /// Inserts new events already sealed: numbered after the chain's head and hashed onto it, in the
-    /// same transaction and under the same lock as a sealing pass, so the chain has one writer at a
-    /// time across instances and an event is never stored without its place in the chain. (Events
-    /// stored unsealed by earlier versions are still sealed by <see cref="SealAsync"/>, after these.)
+    /// Inserts new events already sealed: numbered after the chain's head and hashed onto it with the
+    /// key, in the same transaction and under the same lock as a sealing pass, so the chain has one
+    /// writer at a time across instances and an event is never stored without its place in the chain.
+    /// The first keyed write sets the key marker. A chain whose marker names another key is not
+    /// extended (<see cref="AuditKeyMismatchException"/>): events sealed with two keys could never be
+    /// verified. Without <paramref name="key"/> the events are sealed as versions before the key did
+    /// (plain SHA-256, no marker): only tests of an upgrade do that.
     /// </summary>
-    public static async Task InsertSealedAsync(VardbroDb db, List<AuditEventRow> events, CancellationToken cancellationToken)
+    public static async Task InsertSealedAsync(VardbroDb db, List<AuditEventRow> events, AuditKey? key, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(db);
         ArgumentNullException.ThrowIfNull(events);
@@ -82,12 +94,21 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
         {
             if (db.CanPrepare)
             {
-                await InsertSealedPreparedAsync(db, events, cancellationToken);
+                await InsertSealedPreparedAsync(db, events, key, cancellationToken);
             }
             else
             {
-                var head = await HeadAsync(db, cancellationToken);
-                Seal(db, events, head);
+                var (head, marker) = await ChainRowsAsync(db, cancellationToken);
+                if (key is not null && marker is null)
+                {
+                    db.Add(new AuditSealRow { Id = KeyRow, LastSeq = head.LastSeq + 1, LastHash = key.Check });
+                }
+                else if (key is not null && marker!.LastHash != key.Check)
+                {
+                    throw new AuditKeyMismatchException();
+                }
+
+                Seal(db, events, head, key);
                 db.AuditEvents.AddRange(events);
                 await db.SaveChangesAsync(cancellationToken);
             }
@@ -96,7 +117,14 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
         }, cancellationToken);
     }
 
-    private static void Seal(VardbroDb db, List<AuditEventRow> events, AuditSealRow head)
+    /// <summary>The chain's head hash as stored now, or null when nothing was sealed yet.</summary>
+    public static async Task<string?> HeadHashAsync(VardbroDb db, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        return await db.Set<AuditSealRow>().AsNoTracking().Where(x => x.Id == HeadRow).Select(x => x.LastHash).FirstOrDefaultAsync(cancellationToken);
+    }
+
+    private static void Seal(VardbroDb db, List<AuditEventRow> events, AuditSealRow head, AuditKey? key)
     {
         foreach (var e in events)
         {
@@ -104,25 +132,43 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
             e.At = PreparedStatements.Read<DateTimeOffset>(db, typeof(AuditEventRow), nameof(AuditEventRow.At),
                 PreparedStatements.Store(db, typeof(AuditEventRow), nameof(AuditEventRow.At), e.At)!);
             e.Seq = ++head.LastSeq;
-            e.Hash = HashOf(e, head.LastHash);
+            e.Hash = HashOf(e, head.LastHash, key);
             head.LastHash = e.Hash;
         }
     }
 
     /// <summary>The same on SQLite, with statements prepared once per connection (the audit writer's is always the same).</summary>
-    private static async Task InsertSealedPreparedAsync(VardbroDb db, List<AuditEventRow> events, CancellationToken cancellationToken)
+    private static async Task InsertSealedPreparedAsync(VardbroDb db, List<AuditEventRow> events, AuditKey? key, CancellationToken cancellationToken)
     {
-        var head = new AuditSealRow { Id = 1, LastSeq = 0, LastHash = Genesis };
-        await using (var reader = await PreparedStatements.For(db, """SELECT "LastSeq", "LastHash" FROM "audit_seal" WHERE "Id" = 1""").ExecuteReaderAsync(cancellationToken))
+        var head = new AuditSealRow { Id = HeadRow, LastSeq = 0, LastHash = Genesis };
+        AuditSealRow? marker = null;
+        await using (var reader = await PreparedStatements.For(db, """SELECT "Id", "LastSeq", "LastHash" FROM "audit_seal" WHERE "Id" IN (1, 2)""").ExecuteReaderAsync(cancellationToken))
         {
-            if (await reader.ReadAsync(cancellationToken))
+            while (await reader.ReadAsync(cancellationToken))
             {
-                head.LastSeq = reader.GetInt64(0);
-                head.LastHash = reader.GetString(1);
+                var row = new AuditSealRow { Id = reader.GetInt32(0), LastSeq = reader.GetInt64(1), LastHash = reader.GetString(2) };
+                if (row.Id == HeadRow)
+                {
+                    head = row;
+                }
+                else
+                {
+                    marker = row;
+                }
             }
         }
 
-        Seal(db, events, head);
+        if (key is not null && marker is null)
+        {
+            await PreparedStatements.For(db, """INSERT INTO "audit_seal" ("Id", "LastSeq", "LastHash") VALUES (2, @p0, @p1)""", head.LastSeq + 1, key.Check)
+                .ExecuteNonQueryAsync(cancellationToken);
+        }
+        else if (key is not null && marker!.LastHash != key.Check)
+        {
+            throw new AuditKeyMismatchException();
+        }
+
+        Seal(db, events, head, key);
         foreach (var e in events)
         {
             await PreparedStatements.For(db, """
@@ -139,16 +185,18 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
             """, head.LastSeq, head.LastHash).ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private static async Task<AuditSealRow> HeadAsync(VardbroDb db, CancellationToken cancellationToken)
+    /// <summary>The head row (tracked; added when the chain is empty) and the key marker, if any.</summary>
+    private static async Task<(AuditSealRow Head, AuditSealRow? Marker)> ChainRowsAsync(VardbroDb db, CancellationToken cancellationToken)
     {
-        var head = await db.Set<AuditSealRow>().FirstOrDefaultAsync(x => x.Id == 1, cancellationToken);
+        var rows = await db.Set<AuditSealRow>().Where(x => x.Id == HeadRow || x.Id == KeyRow).ToListAsync(cancellationToken);
+        var head = rows.Find(x => x.Id == HeadRow);
         if (head is null)
         {
-            head = new AuditSealRow { Id = 1, LastSeq = 0, LastHash = Genesis };
+            head = new AuditSealRow { Id = HeadRow, LastSeq = 0, LastHash = Genesis };
             db.Add(head);
         }
 
-        return head;
+        return (head, rows.Find(x => x.Id == KeyRow));
     }
 
     private async Task<int> SealPassAsync(CancellationToken cancellationToken)
@@ -165,13 +213,20 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
 
         return await SerializedWrites.RunAsync(db, ChainLock, async () =>
         {
+            var (head, marker) = await ChainRowsAsync(db, cancellationToken);
+            if (marker is not null)
+            {
+                // Once the chain is keyed every event this server stores is sealed as it is inserted:
+                // an unsealed row came from elsewhere, and sealing it would vouch for it. Verify reports it.
+                return 0;
+            }
+
             var pending = await db.AuditEvents.Where(e => e.Seq == null).OrderBy(e => e.Id).Take(PassSize).ToListAsync(cancellationToken);
             if (pending.Count == 0)
             {
                 return 0;
             }
 
-            var head = await HeadAsync(db, cancellationToken);
             foreach (var e in pending)
             {
                 e.Seq = ++head.LastSeq;
@@ -185,17 +240,58 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
     }
 
     /// <summary>
+    /// At start, before any request: says in the log where a generated key is, seals what earlier
+    /// versions left unsealed (so that it goes before the key marker), and says when the chain was
+    /// sealed with another key.
+    /// </summary>
+    public async Task PrepareAsync(CancellationToken cancellationToken)
+    {
+        key.LogWhereItIs();
+        await SealAsync(cancellationToken);
+        await using var scope = scopes.CreateAsyncScope();
+        await using var audit = store.Open(scope.ServiceProvider);
+        var marker = await audit.Db.Set<AuditSealRow>().AsNoTracking().FirstOrDefaultAsync(x => x.Id == KeyRow, cancellationToken);
+        if (marker is not null && marker.LastHash != key.Check)
+        {
+            LogKeyMismatch(logger, key.Source);
+        }
+    }
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? canonicalBuffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? canonicalWriter;
+
+    /// <summary>
     /// SHA-256 over the event's canonical form: the JSON array
     /// <c>[seq, "at-ticks", client, actor, action, emr, care_unit, resource_type, resource_id, patient_ids, status, request_id, previous_hash]</c>,
-    /// compact, escaped as System.Text.Json escapes by default. Written with <see cref="Utf8JsonWriter"/>:
-    /// every audited request seals one, and serializing an object array by reflection showed in their profiles.
+    /// compact, escaped as System.Text.Json escapes by default — the chain's hash before its key marker.
     /// </summary>
-    public static string HashOf(AuditEventRow e, string previousHash)
+    public static string HashOf(AuditEventRow e, string previousHash) => HashOf(e, previousHash, null);
+
+    /// <summary>
+    /// The hash of <paramref name="e"/> on <paramref name="previousHash"/>: HMAC-SHA256 with
+    /// <paramref name="key"/> over the canonical form of <see cref="HashOf(AuditEventRow, string)"/>, or
+    /// its plain SHA-256 without a key. Written with one <see cref="Utf8JsonWriter"/> per thread: every
+    /// audited request seals one, and serializing an object array by reflection showed in their profiles.
+    /// </summary>
+    public static string HashOf(AuditEventRow e, string previousHash, AuditKey? key)
     {
         ArgumentNullException.ThrowIfNull(e);
         ArgumentNullException.ThrowIfNull(previousHash);
-        var buffer = new ArrayBufferWriter<byte>(512);
-        using var w = new Utf8JsonWriter(buffer);
+        var buffer = canonicalBuffer ??= new ArrayBufferWriter<byte>(512);
+        buffer.ResetWrittenCount();
+        var w = canonicalWriter;
+        if (w is null)
+        {
+            w = canonicalWriter = new Utf8JsonWriter(buffer);
+        }
+        else
+        {
+            w.Reset(buffer);
+        }
+
         w.WriteStartArray();
         if (e.Seq is { } seq)
         {
@@ -224,7 +320,22 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
         w.Flush();
 
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(buffer.WrittenSpan, hash);
+        if (key is null)
+        {
+            SHA256.HashData(buffer.WrittenSpan, hash);
+        }
+        else
+        {
+            key.Mac(buffer.WrittenSpan, hash);
+        }
+
+        // A large event (many patient ids) leaves no large buffer behind on the thread.
+        if (buffer.Capacity > 64 * 1024)
+        {
+            canonicalBuffer = null;
+            canonicalWriter = null;
+        }
+
         return Convert.ToHexStringLower(hash);
 
         static void String(Utf8JsonWriter w, string? value)
@@ -240,15 +351,85 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
         }
     }
 
-    public sealed record VerifyResult(bool Valid, long EventsChecked, long? BrokenAtSeq, string? Problem);
+    /// <summary>
+    /// What <c>GET /api/admin/audit/verify</c> found (docs/api.md, "Audit trail"). <see cref="Problem"/>
+    /// is a sentence; <see cref="Reason"/> names the kind of problem for a program.
+    /// </summary>
+    public sealed record VerifyResult(bool Valid, long EventsChecked, long? BrokenAtSeq, string? Problem)
+    {
+        /// <summary><c>missing</c>, <c>altered</c>, <c>head_mismatch</c>, <c>unsealed</c>, <c>key_mismatch</c>, <c>key_marker_changed</c>, <c>anchor_mismatch</c>, <c>truncated</c> or <c>anchor_file</c>; null when valid.</summary>
+        public string? Reason { get; init; }
 
-    /// <summary>Seals what is pending, then walks the whole chain.</summary>
+        /// <summary>The chain's head as stored (<c>audit_seal</c>).</summary>
+        public long HeadSeq { get; init; }
+
+        /// <summary>The first seq sealed with the key; null while nothing was sealed with one.</summary>
+        public long? KeyedFromSeq { get; init; }
+
+        /// <summary>Anchors read from this server's anchor file and compared with the chain.</summary>
+        public int AnchorsChecked { get; init; }
+
+        /// <summary>The anchor at fault; when valid, the newest anchor (the chain is whole up to it).</summary>
+        public long? AnchoredSeq { get; init; }
+
+        public DateTimeOffset? AnchoredAt { get; init; }
+    }
+
+    /// <summary>Seals what is pending, then walks the whole chain and compares it with the anchors.</summary>
     public async Task<VerifyResult> VerifyAsync(CancellationToken cancellationToken)
     {
         await SealAsync(cancellationToken);
         await using var scope = scopes.CreateAsyncScope();
         await using var audit = store.Open(scope.ServiceProvider);
         var db = audit.Db;
+        var seal = await db.Set<AuditSealRow>().AsNoTracking().Where(x => x.Id == HeadRow || x.Id == KeyRow).ToListAsync(cancellationToken);
+        var head = seal.Find(x => x.Id == HeadRow);
+        var marker = seal.Find(x => x.Id == KeyRow);
+        var headSeq = head?.LastSeq ?? 0;
+        var headHash = head?.LastHash ?? Genesis;
+        var keyedFrom = marker?.LastSeq;
+
+        if (marker is not null && marker.LastHash != key.Check)
+        {
+            return new VerifyResult(false, 0, keyedFrom, $"The chain is sealed from seq {keyedFrom} with another key than this server's audit key (Audit:Key, Audit:KeyFile); it cannot be verified with this key.")
+            {
+                Reason = "key_mismatch",
+                HeadSeq = headSeq,
+                KeyedFromSeq = keyedFrom,
+            };
+        }
+
+        AuditAnchors.Anchor[] anchors;
+        try
+        {
+            anchors = AuditAnchors.Read(key);
+        }
+        catch (AuditAnchors.AnchorFileException ex)
+        {
+            return new VerifyResult(false, 0, null, ex.Message) { Reason = "anchor_file", HeadSeq = headSeq, KeyedFromSeq = keyedFrom };
+        }
+
+        var newest = anchors.Length == 0 ? null : anchors.MaxBy(a => a.Seq);
+        VerifyResult Result(bool valid, long checkedCount, long? brokenAt, string? problem, string? reason, AuditAnchors.Anchor? anchor) =>
+            new(valid, checkedCount, brokenAt, problem)
+            {
+                Reason = reason,
+                HeadSeq = headSeq,
+                KeyedFromSeq = keyedFrom,
+                AnchorsChecked = anchors.Length,
+                AnchoredSeq = anchor?.Seq,
+                AnchoredAt = anchor?.At,
+            };
+
+        // An anchor taken before the first keyed write says "not keyed up to its seq"; a later one names the marker.
+        if (Array.Find(anchors, a => a.KeyedFrom is null ? keyedFrom <= a.Seq : a.KeyedFrom != keyedFrom) is { } moved)
+        {
+            return Result(false, 0, Math.Min(moved.KeyedFrom ?? long.MaxValue, keyedFrom ?? long.MaxValue),
+                $"The chain's key marker says keyed from seq {Describe(keyedFrom)}, but seq {Describe(moved.KeyedFrom)} was anchored at {moved.At:O}: the marker was changed or removed.", "key_marker_changed", moved);
+        }
+
+        var bySeq = anchors.OrderBy(a => a.Seq).ToArray();
+        var nextAnchor = 0;
         var previous = Genesis;
         long expectedSeq = 1;
         long lastSeq = 0;
@@ -264,12 +445,22 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
             {
                 if (e.Seq != expectedSeq)
                 {
-                    return new VerifyResult(false, expectedSeq - 1, expectedSeq, $"Event seq {expectedSeq} is missing.");
+                    return Result(false, expectedSeq - 1, expectedSeq, $"Event seq {expectedSeq} is missing.", "missing", null);
                 }
 
-                if (e.Hash != HashOf(e, previous))
+                if (e.Hash != HashOf(e, previous, e.Seq >= keyedFrom ? key : null))
                 {
-                    return new VerifyResult(false, expectedSeq - 1, e.Seq, $"Event seq {e.Seq} was altered, or an event before it was removed.");
+                    return Result(false, expectedSeq - 1, e.Seq, $"Event seq {e.Seq} was altered, or an event before it was removed.", "altered", null);
+                }
+
+                while (nextAnchor < bySeq.Length && bySeq[nextAnchor].Seq <= e.Seq)
+                {
+                    var anchor = bySeq[nextAnchor++];
+                    if (anchor.Seq == e.Seq && anchor.Hash != e.Hash)
+                    {
+                        return Result(false, expectedSeq - 1, e.Seq,
+                            $"Event seq {e.Seq} is not the one anchored at {anchor.At:O}: the chain up to it was rewritten.", "anchor_mismatch", anchor);
+                    }
                 }
 
                 previous = e.Hash;
@@ -283,17 +474,33 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
             }
         }
 
-        var head = await db.Set<AuditSealRow>().AsNoTracking().FirstOrDefaultAsync(x => x.Id == 1, cancellationToken);
-        var headSeq = head?.LastSeq ?? 0;
-        var headHash = head?.LastHash ?? Genesis;
         if (headSeq != lastSeq || headHash != previous)
         {
-            return new VerifyResult(false, lastSeq, lastSeq + 1, "The newest sealed events were removed or the chain head was altered.");
+            return Result(false, lastSeq, lastSeq + 1, "The newest sealed events were removed or the chain head was altered.", "head_mismatch", null);
         }
 
-        return new VerifyResult(true, lastSeq, null, null);
+        if (newest is not null && newest.Seq > lastSeq)
+        {
+            return Result(false, lastSeq, lastSeq + 1,
+                $"The chain ends at seq {lastSeq}, but seq {newest.Seq} was anchored at {newest.At:O}: the events after seq {lastSeq} were removed and the chain head rewound.", "truncated", newest);
+        }
+
+        if (keyedFrom is not null && await db.AuditEvents.CountAsync(e => e.Seq == null, cancellationToken) is > 0 and var unsealed)
+        {
+            return Result(false, lastSeq, null, $"{unsealed} events are stored without a place in the chain: this server did not write them.", "unsealed", newest);
+        }
+
+        return Result(true, lastSeq, null, null, null, newest);
+
+        static string Describe(long? seq) => seq?.ToString(CultureInfo.InvariantCulture) ?? "(none)";
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Sealing audit events failed; the next pass retries")]
     private static partial void LogSealFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "The audit chain was sealed with another key than this server's ({Source}): no audit event can be stored, so audited requests are answered 503. Configure the key the chain was sealed with (Audit:Key or Audit:KeyFile; all instances on one database need the same key)")]
+    private static partial void LogKeyMismatch(ILogger logger, string source);
 }
+
+/// <summary>The chain's key marker names another key than this server's.</summary>
+public sealed class AuditKeyMismatchException() : Exception("The audit chain was sealed with another key than this server's Audit:Key / Audit:KeyFile.");

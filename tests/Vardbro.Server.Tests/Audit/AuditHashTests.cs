@@ -14,14 +14,17 @@ namespace Vardbro.Server.Tests.Audit;
 /// </summary>
 public sealed class AuditHashTests
 {
-    private static string Reference(AuditEventRow e, string previousHash)
+    private static readonly byte[] Key = Enumerable.Range(1, 32).Select(i => (byte)i).ToArray();
+
+    private static string Reference(AuditEventRow e, string previousHash, byte[]? key = null)
     {
         var canonical = JsonSerializer.Serialize(new object?[]
         {
             e.Seq, e.At.UtcTicks.ToString(CultureInfo.InvariantCulture), e.ClientId, e.ActorId, e.Action, e.Emr, e.CareUnitId,
             e.ResourceType, e.ResourceId, e.PatientIds, e.OutcomeStatus, e.RequestId, previousHash,
         });
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
+        var bytes = Encoding.UTF8.GetBytes(canonical);
+        return Convert.ToHexStringLower(key is null ? SHA256.HashData(bytes) : HMACSHA256.HashData(key, bytes));
     }
 
     public static TheoryData<string?, string> Texts => new()
@@ -56,6 +59,9 @@ public sealed class AuditHashTests
             };
             Assert.Equal(Reference(e, AuditSealer.Genesis), AuditSealer.HashOf(e, AuditSealer.Genesis));
             Assert.Equal(Reference(e, "ab\"c"), AuditSealer.HashOf(e, "ab\"c"));
+
+            // Keyed: HMAC-SHA256 of the same canonical form.
+            Assert.Equal(Reference(e, "ab\"c", Key), AuditSealer.HashOf(e, "ab\"c", new AuditKey(Key, "unused")));
         }
     }
 }

@@ -18,7 +18,20 @@ public class VardbroFactory : WebApplicationFactory<Program>
     public const string SandboxClientId = "sandbox-client";
     public const string SandboxSecret = "sandbox-secret";
 
-    private readonly TestDatabase database = TestDatabase.Create();
+    private readonly TestDatabase database;
+    private readonly bool ownsDatabase;
+
+    public VardbroFactory()
+        : this(TestDatabase.Create(), ownsDatabase: true)
+    {
+    }
+
+    /// <summary>A server on <paramref name="database"/>, e.g. the one an earlier server used; disposing the factory drops the database only when it owns it.</summary>
+    protected VardbroFactory(TestDatabase database, bool ownsDatabase)
+    {
+        this.database = database;
+        this.ownsDatabase = ownsDatabase;
+    }
 
     /// <summary>The clock the server sees; tests move it where time matters.</summary>
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero));
@@ -79,7 +92,7 @@ public class VardbroFactory : WebApplicationFactory<Program>
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
-        if (disposing)
+        if (disposing && ownsDatabase)
         {
             database.Dispose();
         }

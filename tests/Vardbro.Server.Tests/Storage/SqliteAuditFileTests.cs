@@ -62,7 +62,10 @@ public sealed class SqliteAuditFileTests : IDisposable
 
         Assert.Null(await ScalarAsync(MainFile, "SELECT name FROM sqlite_master WHERE name IN ('audit_events', 'audit_seal')"));
         Assert.Equal(4L, await ScalarAsync(AuditFile, "SELECT COUNT(*) FROM audit_events"));
-        Assert.Equal(4L, await ScalarAsync(AuditFile, "SELECT \"LastSeq\" FROM audit_seal"));
+        Assert.Equal(4L, await ScalarAsync(AuditFile, "SELECT \"LastSeq\" FROM audit_seal WHERE \"Id\" = 1"));
+
+        // The chain is keyed from the first event this version stored; the three before it keep their plain hashes.
+        Assert.Equal(4L, await ScalarAsync(AuditFile, "SELECT \"LastSeq\" FROM audit_seal WHERE \"Id\" = 2"));
         Assert.Equal(1L, await ScalarAsync(AuditFile, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'IX_audit_events_Seq' AND sql LIKE 'CREATE UNIQUE%'"));
     }
 
@@ -131,7 +134,8 @@ public sealed class SqliteAuditFileTests : IDisposable
             OutcomeStatus = 200,
             RequestId = Guid.NewGuid().ToString(),
         }).ToList();
-        await AuditSealer.InsertSealedAsync(db, rows, CancellationToken.None);
+        // Sealed as versions before the audit key did: plain SHA-256.
+        await AuditSealer.InsertSealedAsync(db, rows, key: null, CancellationToken.None);
     }
 
     private async Task<SqliteConnection> OpenMainAsync()
