@@ -41,6 +41,12 @@ public sealed partial class LocalConnector
             rows = rows.Where(a => a.StartUtc < e);
         }
 
+        if (query.UpdatedSince is { } since)
+        {
+            var u = since.ToUniversalTime();
+            rows = rows.Where(a => a.UpdatedAt >= u);
+        }
+
         rows = AppointmentRules.WithStatus(rows, query.Status, now);
         if (cursor is not null)
         {

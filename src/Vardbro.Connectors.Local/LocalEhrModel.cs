@@ -289,6 +289,7 @@ public static class LocalEhrModel
             e.HasIndex(x => new { x.Emr, x.Id }).IsUnique();
             e.HasIndex(x => new { x.Emr, x.ResourceId, x.StartUtc });
             e.HasIndex(x => new { x.Emr, x.CareUnitId, x.StartUtc });
+            e.HasIndex(x => new { x.Emr, x.CareUnitId, x.UpdatedAt });
             e.HasIndex(x => new { x.Emr, x.PatientEmrId });
         });
 

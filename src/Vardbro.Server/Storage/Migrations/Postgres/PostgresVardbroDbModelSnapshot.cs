@@ -98,6 +98,8 @@ namespace Vardbro.Server.Storage.Migrations.Postgres
 
                     b.HasIndex("Emr", "CareUnitId", "StartUtc");
 
+                    b.HasIndex("Emr", "CareUnitId", "UpdatedAt");
+
                     b.HasIndex("Emr", "ResourceId", "StartUtc");
 
                     b.ToTable("local_appointments", (string)null);
