@@ -41,6 +41,8 @@ public static class OpenApiSetup
         ["from"] = DateTime,
         ["to"] = DateTime,
         ["updated_since"] = DateTime,
+        ["after"] = () => new() { Type = JsonSchemaType.String, Description = "An event id (evt_…): the events after it." },
+        ["types"] = () => new() { Type = JsonSchemaType.String, Description = "Comma-separated event types: " + string.Join(", ", ChangeEventTypes.All) + "." },
         ["birth_date"] = () => new() { Type = JsonSchemaType.String, Format = "date" },
         ["status"] = () => new() { Type = JsonSchemaType.String, Enum = Values(AppointmentStatuses.Booked, AppointmentStatuses.AwaitingConfirmation, AppointmentStatuses.Cancelled, AppointmentStatuses.Completed) },
     };
@@ -54,6 +56,7 @@ public static class OpenApiSetup
         ["Appointments"] = "Book, list, reschedule, confirm and cancel appointments.",
         ["Medical notes"] = "Unsigned medical notes written from templates.",
         ["Documents"] = "Patient documents (PDF, images, plain text).",
+        ["Events"] = "The change feed: what changed in a care unit, by id, oldest first.",
         ["FHIR"] = "The same reads as FHIR R4 resources.",
         ["Administration"] = "Clients, master data of the built-in EHR, audit trail and outbox (admin key).",
     };

@@ -29,7 +29,7 @@ public sealed class UpdatedSinceTests(FakeClockFactory factory) : IClassFixture<
         var slots = (await client.GetJsonAsync($"{L01}/timeslots?start=2026-03-10T08:00:00%2B01:00&end=2026-03-10T12:00:00%2B01:00")).AsArray();
         var a = await BookAsync(client, slots[0]!);
         factory.Time.Advance(TimeSpan.FromMinutes(1));
-        var b = await BookAsync(client, slots[4]!);
+        var b = await BookAsync(client, slots.First(s => DateTimeOffset.Parse((string)s!["start"]!, CultureInfo.InvariantCulture) >= DateTimeOffset.Parse((string)a["end"]!, CultureInfo.InvariantCulture))!);
         factory.Time.Advance(TimeSpan.FromMinutes(1));
         using var cancel = await client.PatchAsync(new Uri($"{L01}/appointments/{(string)a["id"]!}", UriKind.Relative), JsonContent.Of("""{"status":"cancelled"}"""));
         var cancelled = await cancel.JsonAsync(HttpStatusCode.OK);

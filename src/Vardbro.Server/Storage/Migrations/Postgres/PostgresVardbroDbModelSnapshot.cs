@@ -152,6 +152,55 @@ namespace Vardbro.Server.Storage.Migrations.Postgres
                     b.ToTable("local_care_units", (string)null);
                 });
 
+            modelBuilder.Entity("Vardbro.Connectors.Local.ChangeEventRow", b =>
+                {
+                    b.Property<long>("Key")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Key"));
+
+                    b.Property<string>("CareUnitId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("Emr")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTimeOffset>("OccurredAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("SubjectId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("SubjectPatientId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("SubjectType")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.HasKey("Key");
+
+                    b.HasIndex("OccurredAt");
+
+                    b.HasIndex("Emr", "CareUnitId", "Key");
+
+                    b.ToTable("local_events", (string)null);
+                });
+
             modelBuilder.Entity("Vardbro.Connectors.Local.DocumentRow", b =>
                 {
                     b.Property<long>("Key")

@@ -145,6 +145,53 @@ namespace Vardbro.Server.Storage.Migrations.Sqlite
                     b.ToTable("local_care_units", (string)null);
                 });
 
+            modelBuilder.Entity("Vardbro.Connectors.Local.ChangeEventRow", b =>
+                {
+                    b.Property<long>("Key")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("CareUnitId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Emr")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("OccurredAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("SubjectId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SubjectPatientId")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SubjectType")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Key");
+
+                    b.HasIndex("OccurredAt");
+
+                    b.HasIndex("Emr", "CareUnitId", "Key");
+
+                    b.ToTable("local_events", (string)null);
+                });
+
             modelBuilder.Entity("Vardbro.Connectors.Local.DocumentRow", b =>
                 {
                     b.Property<long>("Key")
