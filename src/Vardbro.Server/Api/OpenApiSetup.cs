@@ -57,6 +57,7 @@ public static class OpenApiSetup
         ["Medical notes"] = "Unsigned medical notes written from templates.",
         ["Documents"] = "Patient documents (PDF, images, plain text).",
         ["Events"] = "The change feed: what changed in a care unit, by id, oldest first.",
+        ["Webhooks"] = "Subscriptions of this client: signed deliveries of change events (Standard Webhooks).",
         ["FHIR"] = "The same reads as FHIR R4 resources.",
         ["Administration"] = "Clients, master data of the built-in EHR, audit trail and outbox (admin key).",
     };
