@@ -18,17 +18,30 @@ public sealed class WebhookReceiver : IAsyncDisposable
     private readonly Task loop;
 
     public WebhookReceiver()
+        : this(FreePort())
     {
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        Port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
+    }
+
+    /// <summary>A receiver on <paramref name="port"/> (a test that starts it late, after deliveries to it failed).</summary>
+    public WebhookReceiver(int port)
+    {
+        Port = port;
         listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
         listener.Start();
         loop = Task.Run(ServeAsync);
     }
 
     public int Port { get; }
+
+    /// <summary>A loopback port nothing listens on now.</summary>
+    public static int FreePort()
+    {
+        var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return port;
+    }
 
     public ConcurrentQueue<ReceivedWebhook> Received { get; } = new();
 

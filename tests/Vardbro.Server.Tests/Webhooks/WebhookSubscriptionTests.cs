@@ -1,4 +1,6 @@
 using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.EntityFrameworkCore;
 using Vardbro.Server.Tests.Infrastructure;
 
 namespace Vardbro.Server.Tests.Webhooks;
@@ -58,6 +60,8 @@ public sealed class WebhookSubscriptionTests(VardbroFactory factory) : IClassFix
     [InlineData("http://hooks.example.com/x", "url")]
     [InlineData("https://127.0.0.1/x", "url")]
     [InlineData("https://localhost:8443/x", "url")]
+    [InlineData("https://localhost./x", "url")]
+    [InlineData("https://api.localhost/x", "url")]
     [InlineData("https://10.1.2.3/x", "url")]
     [InlineData("https://192.168.0.10/x", "url")]
     [InlineData("https://169.254.169.254/latest/meta-data", "url")]
@@ -85,5 +89,38 @@ public sealed class WebhookSubscriptionTests(VardbroFactory factory) : IClassFix
         await all.PostProblemAsync("/api/webhooks", new { url = Url, events = new[] { "*" }, emr = "webdoc", care_units = new[] { "no-such-unit" } }, HttpStatusCode.NotFound, "NOT_FOUND", "care_units[0]");
         var created = await all.PostJsonAsync("/api/webhooks", new { url = Url, events = new[] { "*" }, emr = "webdoc", care_units = new[] { "*" } }, HttpStatusCode.Created);
         Assert.Equal(["*"], created["care_units"]!.AsArray().Select(u => (string?)u));
+    }
+
+    [Fact]
+    public async Task A_name_that_resolves_to_a_loopback_address_is_refused_at_delivery()
+    {
+        using var client = factory.Sandbox();
+        var created = await client.PostJsonAsync("/api/webhooks", new { url = "https://hooks.example.com/hook", events = new[] { "*" }, emr = "webdoc", care_units = new[] { "*" } }, HttpStatusCode.Created);
+        var id = (string)created["id"]!;
+
+        // As if the name now resolved to a loopback address (DNS rebinding): the URL passed its check
+        // when made, and the check at connect time is what refuses it.
+        await factory.WithDbAsync(async db =>
+        {
+            var row = await db.Webhooks.SingleAsync(w => w.Id == id);
+            row.Url = "https://localhost:9/hook";
+            return await db.SaveChangesAsync();
+        });
+        using (var test = await client.PostAsync(new Uri($"/api/webhooks/{id}/test", UriKind.Relative), null))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, test.StatusCode);
+        }
+
+        JsonNode delivery = new JsonObject();
+        for (var i = 0; i < 100 && (int?)delivery["attempts"] is null or 0; i++)
+        {
+            await Task.Delay(100);
+            delivery = (await client.GetJsonAsync($"/api/webhooks/{id}/deliveries")).AsArray().Single()!;
+        }
+
+        Assert.Equal(1, (int)delivery["attempts"]!);
+        Assert.Equal("pending", (string?)delivery["status"]);
+        Assert.Contains("no address that may receive webhooks", (string?)delivery["last_error"], StringComparison.Ordinal);
+        Assert.NotNull(delivery["next_attempt_at"]);
     }
 }

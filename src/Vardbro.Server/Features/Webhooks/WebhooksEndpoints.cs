@@ -194,7 +194,9 @@ public static class Webhooks
                 return null;
             }
 
-            if (url.IsLoopback || (IPAddress.TryParse(url.IdnHost, out var literal) && !IsPublic(literal)) || url.IdnHost.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase))
+            var host = url.IdnHost.TrimEnd('.');
+            if (url.IsLoopback || (IPAddress.TryParse(host, out var literal) && !IsPublic(literal))
+                || host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase))
             {
                 errors.Add(new ApiError(ErrorCodes.InvalidField, "url must not name a loopback, private or link-local address.", "url"));
                 return null;
