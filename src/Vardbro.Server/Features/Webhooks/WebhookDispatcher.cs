@@ -229,7 +229,7 @@ public sealed partial class WebhookDispatcher(
 
                     if (!zones.TryGetValue((e.Emr, e.CareUnitId), out var zone))
                     {
-                        zone = (await connectors.Require<ICareUnitDirectory>(e.Emr).GetCareUnitAsync(e.CareUnitId, cancellationToken))?.TimeZone ?? TimeZones.Default;
+                        zone = await ZoneAsync(connectors, e.Emr, e.CareUnitId, cancellationToken);
                         zones[(e.Emr, e.CareUnitId)] = zone;
                     }
 
@@ -252,6 +252,22 @@ public sealed partial class WebhookDispatcher(
             await db.SaveChangesAsync(cancellationToken);
             return events.Count;
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// The care unit's time zone for the event's offset; the default zone where the EMR is no longer
+    /// configured or the unit was deleted, so that one such event never stops the fan-out.
+    /// </summary>
+    private static async Task<string> ZoneAsync(EmrConnectors connectors, string emr, string careUnitId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await connectors.Require<ICareUnitDirectory>(emr).GetCareUnitAsync(careUnitId, cancellationToken))?.TimeZone ?? TimeZones.Default;
+        }
+        catch (VardbroException)
+        {
+            return TimeZones.Default;
+        }
     }
 
     /// <summary>Claims up to <see cref="BatchSize"/> due deliveries, sends them, records the outcomes; how many it claimed.</summary>
