@@ -165,6 +165,15 @@ public sealed partial class ClinikoConnector
             filters.Add(ClinikoJson.Q("starts_at:<" + ClinikoJson.Utc(end)));
         }
 
+        // Cliniko has no updated_since parameter; its filters take updated_at on individual appointments
+        // (cliniko-api sections/individual_appointments.md "Filtering Individual Appointments", operators
+        // as in readme.md "Filtering Results"). Its instants are whole seconds, so the bound is rounded
+        // down to the second: a change in the same second is never missed.
+        if (query.UpdatedSince is { } since)
+        {
+            filters.Add(ClinikoJson.Q("updated_at:>=" + ClinikoJson.Utc(since)));
+        }
+
         // The status depends on the clock, so it is filtered here (PagedAsync keeps the place in Cliniko's list).
         var zone = await ZoneAsync(careUnitId, cancellationToken);
         var now = Now();

@@ -354,6 +354,12 @@ public sealed partial class FhirConnector
         var to = query.End ?? (byActor ? null : AllTimeEnd);
         Add(parameters, "date", from is { } f ? "ge" + Instant(f) : null);
         Add(parameters, "date", to is { } t ? "lt" + Instant(t) : null);
+        // _lastUpdated is a search parameter of every resource (FHIR R4 Search, "Parameters for
+        // all resources", https://hl7.org/fhir/R4/search.html#all), but not every server declares or
+        // takes it (Millennium's Appointment search has none): the filter is also applied below. Both use
+        // the instant rounded down to the second, as servers keep lastUpdated to the second or finer: a
+        // change in the same second is never missed.
+        Add(parameters, "_lastUpdated", query.UpdatedSince is { } since && capabilities.Searches("Appointment", "_lastUpdated") ? "ge" + Instant(since) : null);
         Add(parameters, "status", !capabilities.Searches("Appointment", "status") ? null : query.Status switch
         {
             AppointmentStatuses.Booked => "booked",
@@ -368,6 +374,7 @@ public sealed partial class FhirConnector
         // "booked" and "completed" differ by the clock, which the server's search cannot see.
         var records = items.ConvertAll(a => FhirMapping.ToAppointment(a, now))
             .Where(a => (query.Status is null || a.Status == query.Status) && a.CareUnitId == careUnitId
+                && (query.UpdatedSince is not { } changedSince || a.UpdatedAt >= ToSecond(changedSince))
                 && (query.PatientEmrId is null || a.PatientEmrId == query.PatientEmrId) && (query.ResourceId is null || a.ResourceId == query.ResourceId))
             .ToList();
         if (!sorted && cursor is null && next is null)
@@ -378,6 +385,8 @@ public sealed partial class FhirConnector
 
         return new AppointmentPage(records, next);
     }
+
+    private static DateTimeOffset ToSecond(DateTimeOffset value) => new(value.UtcTicks - (value.UtcTicks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
 
     // The widest range a list without dates asks a server that requires one for (Millennium).
     private static readonly DateTimeOffset AllTimeStart = new(1900, 1, 1, 0, 0, 0, TimeSpan.Zero);

@@ -41,6 +41,12 @@ public sealed partial class LocalConnector
             rows = rows.Where(a => a.StartUtc < e);
         }
 
+        if (query.UpdatedSince is { } since)
+        {
+            var u = since.ToUniversalTime();
+            rows = rows.Where(a => a.UpdatedAt >= u);
+        }
+
         rows = AppointmentRules.WithStatus(rows, query.Status, now);
         if (cursor is not null)
         {
@@ -163,6 +169,7 @@ public sealed partial class LocalConnector
             }
 
             db.Add(row);
+            Announce(ChangeEventTypes.AppointmentCreated, careUnitId, ChangeSubjects.Appointment, row.Id, now);
             if (code is not null && phone is not null)
             {
                 StageConfirmationCode(unit, row, code, phone);
@@ -217,6 +224,7 @@ public sealed partial class LocalConnector
             {
                 var row = await Appointments.FirstAsync(a => a.CareUnitId == careUnitId && a.Id == appointmentIds[i], cancellationToken);
                 var status = AppointmentRules.StatusAt(row, now);
+                var stored = row.Status;
                 if (change.ConfirmationCode is { } code)
                 {
                     afterCommit = Confirm(row, status, code);
@@ -247,8 +255,17 @@ public sealed partial class LocalConnector
 
                 row.UpdatedAt = now;
 
+                // A wrong code that leaves the appointment as it was is no change a subscriber can see.
+                var type = row.Status != stored
+                    ? row.Status == AppointmentStatuses.Cancelled ? ChangeEventTypes.AppointmentCancelled : ChangeEventTypes.AppointmentConfirmed
+                    : change.ConfirmationCode is null ? ChangeEventTypes.AppointmentUpdated : null;
+                if (type is not null)
+                {
+                    Announce(type, row.CareUnitId, ChangeSubjects.Appointment, row.Id, now);
+                }
+
                 // Saved one by one, so that the next one's overlap check sees this one's new place.
-                await db.SaveChangesAsync(cancellationToken);
+                await SaveChangesAsync(cancellationToken);
                 result.Add(ToRecord(row, now));
             }
 

@@ -48,7 +48,8 @@ public sealed partial class LocalConnector : IMedicalNotes, IDocuments
             CreatedAt = Now(),
         };
         db.Add(row);
-        await db.SaveChangesAsync(cancellationToken);
+        Announce(ChangeEventTypes.MedicalNoteCreated, careUnitId, ChangeSubjects.MedicalNote, row.Id, row.CreatedAt, row.PatientEmrId);
+        await SaveChangesAsync(cancellationToken);
         db.ChangeTracker.Clear();
         return ToRecord(row);
     }
@@ -96,7 +97,8 @@ public sealed partial class LocalConnector : IMedicalNotes, IDocuments
         {
             await Blobs.PutAsync(db, document.Sha256, document.Content, cancellationToken);
             db.Add(row);
-            await db.SaveChangesAsync(cancellationToken);
+            Announce(ChangeEventTypes.DocumentCreated, careUnitId, ChangeSubjects.Document, row.Id, row.CreatedAt, row.PatientEmrId);
+            await SaveChangesAsync(cancellationToken);
             return true;
         }, cancellationToken);
         db.ChangeTracker.Clear();

@@ -74,6 +74,7 @@ public sealed partial class LocalConnector
             }
 
             AddContacts(row, patient.Phones, patient.Emails);
+            Announce(ChangeEventTypes.PatientCreated, careUnitId, ChangeSubjects.Patient, row.EmrId, now);
             await AddAsync(row, cancellationToken);
             return new PatientCreation(ToRecord(row), Created: true);
         }, cancellationToken);
@@ -121,6 +122,7 @@ public sealed partial class LocalConnector
             row.City = address?.City;
             row.Country = address?.Country;
             row.UpdatedAt = Now();
+            Announce(ChangeEventTypes.PatientUpdated, row.CareUnitId, ChangeSubjects.Patient, row.EmrId, row.UpdatedAt);
             await SaveAsync(cancellationToken);
             return ToRecord(row);
         }, cancellationToken);

@@ -162,6 +162,25 @@ public sealed class DocumentRow
     public DateTimeOffset CreatedAt { get; set; }
 }
 
+/// <summary>
+/// One event of the change feed: ids only. <see cref="Key"/> orders the feed and is the event's id
+/// (<c>evt_{Key}</c>); <see cref="OccurredAt"/> is when the change was made, and what retention reads.
+/// </summary>
+public sealed class ChangeEventRow
+{
+    public long Key { get; set; }
+    public required string Emr { get; set; }
+    public required string CareUnitId { get; set; }
+    public required string Type { get; set; }
+    public required string SubjectType { get; set; }
+    public required string SubjectId { get; set; }
+
+    /// <summary>The EHR id of the patient a note or document belongs to (their paths name it).</summary>
+    public string? SubjectPatientId { get; set; }
+
+    public DateTimeOffset OccurredAt { get; set; }
+}
+
 /// <summary>Document bytes kept in the database (PostgreSQL), keyed by their SHA-256.</summary>
 public sealed class BlobRow
 {
@@ -289,6 +308,7 @@ public static class LocalEhrModel
             e.HasIndex(x => new { x.Emr, x.Id }).IsUnique();
             e.HasIndex(x => new { x.Emr, x.ResourceId, x.StartUtc });
             e.HasIndex(x => new { x.Emr, x.CareUnitId, x.StartUtc });
+            e.HasIndex(x => new { x.Emr, x.CareUnitId, x.UpdatedAt });
             e.HasIndex(x => new { x.Emr, x.PatientEmrId });
         });
 
@@ -323,6 +343,20 @@ public static class LocalEhrModel
             e.HasIndex(x => new { x.Emr, x.Id }).IsUnique();
             e.HasIndex(x => new { x.Emr, x.CareUnitId, x.PatientEmrId, x.Key });
             e.HasIndex(x => x.Sha256);
+        });
+
+        model.Entity<ChangeEventRow>(e =>
+        {
+            e.ToTable("local_events");
+            e.HasKey(x => x.Key);
+            e.Property(x => x.Emr).HasMaxLength(64);
+            e.Property(x => x.CareUnitId).HasMaxLength(128);
+            e.Property(x => x.Type).HasMaxLength(32);
+            e.Property(x => x.SubjectType).HasMaxLength(32);
+            e.Property(x => x.SubjectId).HasMaxLength(128);
+            e.Property(x => x.SubjectPatientId).HasMaxLength(128);
+            e.HasIndex(x => new { x.Emr, x.CareUnitId, x.Key });
+            e.HasIndex(x => x.OccurredAt);
         });
 
         model.Entity<BlobRow>(e =>

@@ -71,12 +71,18 @@ public sealed record Appointment(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt);
 
+/// <summary>
+/// The filters of an appointment list. <see cref="UpdatedSince"/> keeps appointments the EHR changed at
+/// or after that instant (created, moved, cancelled, confirmed); a status that follows from the clock
+/// alone (completed, a lapsed confirmation) is no change.
+/// </summary>
 public sealed record AppointmentQuery(
     string? PatientEmrId,
     string? ResourceId,
     DateTimeOffset? Start,
     DateTimeOffset? End,
-    string? Status);
+    string? Status,
+    DateTimeOffset? UpdatedSince = null);
 
 public sealed record AppointmentPage(IReadOnlyList<Appointment> Items, string? NextCursor);
 

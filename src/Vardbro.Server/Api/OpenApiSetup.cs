@@ -41,6 +41,8 @@ public static class OpenApiSetup
         ["from"] = DateTime,
         ["to"] = DateTime,
         ["updated_since"] = DateTime,
+        ["after"] = () => new() { Type = JsonSchemaType.String, Description = "An event id (evt_…): the events after it." },
+        ["types"] = () => new() { Type = JsonSchemaType.String, Description = "Comma-separated event types: " + string.Join(", ", ChangeEventTypes.All) + "." },
         ["birth_date"] = () => new() { Type = JsonSchemaType.String, Format = "date" },
         ["status"] = () => new() { Type = JsonSchemaType.String, Enum = Values(AppointmentStatuses.Booked, AppointmentStatuses.AwaitingConfirmation, AppointmentStatuses.Cancelled, AppointmentStatuses.Completed) },
     };
@@ -54,6 +56,8 @@ public static class OpenApiSetup
         ["Appointments"] = "Book, list, reschedule, confirm and cancel appointments.",
         ["Medical notes"] = "Unsigned medical notes written from templates.",
         ["Documents"] = "Patient documents (PDF, images, plain text).",
+        ["Events"] = "The change feed: what changed in a care unit, by id, oldest first.",
+        ["Webhooks"] = "Subscriptions of this client: signed deliveries of change events (Standard Webhooks).",
         ["FHIR"] = "The same reads as FHIR R4 resources.",
         ["Administration"] = "Clients, master data of the built-in EHR, audit trail and outbox (admin key).",
     };
@@ -81,6 +85,7 @@ public static class OpenApiSetup
 
             document.Components.Schemas ??= new Dictionary<string, IOpenApiSchema>();
             document.Components.Schemas[ProblemSchema] = Problem();
+            AddWebhook(document);
             // Relative: the document is served by the server it describes, whatever its host.
             document.Servers = [new OpenApiServer { Url = "/", Description = "The server that serves this document." }];
             var used = document.Paths.Values.SelectMany(p => p.Operations?.Values.AsEnumerable() ?? []).SelectMany(o => o.Tags ?? new HashSet<OpenApiTagReference>()).Select(t => t.Name).OfType<string>().ToHashSet(StringComparer.Ordinal);
@@ -297,6 +302,71 @@ public static class OpenApiSetup
         }
 
         document.Components.Responses.TryAdd(ErrorResponseName(entry.Status, fhir), response);
+    }
+
+    /// <summary>
+    /// What a subscription's URL receives (OpenAPI 3.1 <c>webhooks</c>): a Standard Webhooks message whose
+    /// <c>data</c> is the event as the feed lists it (or, for <c>webhook.test</c>, the webhook's id).
+    /// </summary>
+    private static void AddWebhook(OpenApiDocument document)
+    {
+        const string Payload = "WebhookPayload";
+        document.Components!.Schemas![Payload] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object,
+            Description = "The body of every delivery (Standard Webhooks): the event type, when it occurred, and the event.",
+            Required = new HashSet<string> { "type", "timestamp", "data" },
+            Properties = new Dictionary<string, IOpenApiSchema>
+            {
+                ["type"] = new OpenApiSchema { Type = JsonSchemaType.String, Enum = Values([.. ChangeEventTypes.All, "webhook.test"]) },
+                ["timestamp"] = new OpenApiSchema { Type = JsonSchemaType.String, Format = "date-time", Description = "The event's occurred_at; the test message's time of queueing." },
+                ["data"] = new OpenApiSchema
+                {
+                    OneOf =
+                    [
+                        new OpenApiSchemaReference("EventResponse", document),
+                        new OpenApiSchema
+                        {
+                            Type = JsonSchemaType.Object,
+                            Description = "The data of a webhook.test message.",
+                            Required = new HashSet<string> { "webhook_id" },
+                            Properties = new Dictionary<string, IOpenApiSchema> { ["webhook_id"] = new OpenApiSchema { Type = JsonSchemaType.String } },
+                        },
+                    ],
+                },
+            },
+        };
+        static OpenApiParameter Header(string name, string description) =>
+            new() { Name = name, In = ParameterLocation.Header, Required = true, Description = description, Schema = new OpenApiSchema { Type = JsonSchemaType.String } };
+        document.Webhooks ??= new Dictionary<string, IOpenApiPathItem>();
+        document.Webhooks["change-event"] = new OpenApiPathItem
+        {
+            Operations = new Dictionary<HttpMethod, OpenApiOperation>
+            {
+                [HttpMethod.Post] = new OpenApiOperation
+                {
+                    OperationId = "ReceiveChangeEvent",
+
+                    // The receiver authenticates the sender by the signature, not by a security scheme.
+                    Security = [],
+                    Summary = "A delivery to a subscription's URL, signed per Standard Webhooks.",
+                    Description = "Verify webhook-signature (v1, HMAC-SHA256 over \"{webhook-id}.{webhook-timestamp}.{body}\" with the base64-decoded part of the secret after whsec_) and the timestamp's age, e.g. with any Standard Webhooks library; de-duplicate by webhook-id. Any 2xx answer acknowledges; anything else is retried.",
+                    Tags = new HashSet<OpenApiTagReference> { new("Webhooks", document) },
+                    Parameters =
+                    [
+                        Header("webhook-id", "The message id: the event's id (evt_…), or msg_test_… for a test; the same on every retry."),
+                        Header("webhook-timestamp", "Unix seconds when this attempt was sent."),
+                        Header("webhook-signature", "v1, and the base64 HMAC-SHA256 signature."),
+                    ],
+                    RequestBody = new OpenApiRequestBody
+                    {
+                        Required = true,
+                        Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = new OpenApiSchemaReference(Payload, document) } },
+                    },
+                    Responses = new OpenApiResponses { ["2XX"] = new OpenApiResponse { Description = "Received; any other answer is retried." } },
+                },
+            },
+        };
     }
 
     private static void AddHeader(OpenApiResponse response, string name, string description, OpenApiSchema schema)

@@ -114,6 +114,7 @@ public sealed class EmrConnectors(EmrCatalog catalog, IServiceProvider services)
         (typeof(IMedicalNotes), ["medical_notes"]),
         (typeof(IDocuments), ["documents"]),
         (typeof(IMasterDataAdmin), ["master_data"]),
+        (typeof(IChangeFeed), ["events"]),
     ];
 
     /// <summary>What the EMR's connector offers, named as in <c>GET /api/emrs</c>.</summary>

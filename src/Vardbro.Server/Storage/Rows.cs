@@ -79,3 +79,68 @@ public sealed class NotificationRow
     public DateTimeOffset NextAttemptAt { get; set; }
     public DateTimeOffset? SentAt { get; set; }
 }
+
+/// <summary>A webhook subscription, owned by the API client that made it.</summary>
+public sealed class WebhookRow
+{
+    public required string Id { get; set; }
+    public required string ClientId { get; set; }
+    public required string Url { get; set; }
+
+    /// <summary>The event types as a JSON array; <c>["*"]</c> for all.</summary>
+    public required string EventsJson { get; set; }
+
+    public required string Emr { get; set; }
+
+    /// <summary>The care units as a JSON array; <c>["*"]</c> for all the client is granted.</summary>
+    public required string CareUnitsJson { get; set; }
+
+    /// <summary>The signing secret (<c>whsec_…</c>); kept as is, since every delivery is signed with it.</summary>
+    public required string Secret { get; set; }
+
+    public bool Enabled { get; set; }
+
+    /// <summary>Why the server disabled it (its retries were exhausted); null while enabled or disabled by none.</summary>
+    public string? DisabledReason { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>One message to one subscription: an event, or a test; with its attempts so far.</summary>
+public sealed class WebhookDeliveryRow
+{
+    public long Key { get; set; }
+    public required string WebhookId { get; set; }
+
+    /// <summary>The Standard Webhooks message id (<c>webhook-id</c>): the event's id, or <c>msg_test_…</c>.</summary>
+    public required string MessageId { get; set; }
+
+    public required string Type { get; set; }
+
+    /// <summary>What keeps order: deliveries of one subject to one subscription go one at a time, oldest first.</summary>
+    public required string SubjectKey { get; set; }
+
+    /// <summary>The body, exactly as signed and sent.</summary>
+    public required string Payload { get; set; }
+
+    /// <summary>pending, delivered or failed.</summary>
+    public required string Status { get; set; }
+
+    public int Attempts { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>When it is due; while an instance sends it, the end of that instance's claim.</summary>
+    public DateTimeOffset NextAttemptAt { get; set; }
+
+    public DateTimeOffset? LastAttemptAt { get; set; }
+    public int? LastStatusCode { get; set; }
+    public string? LastError { get; set; }
+    public DateTimeOffset? DeliveredAt { get; set; }
+}
+
+/// <summary>How far the webhook fan-out has read each EMR's change feed (one row per EMR).</summary>
+public sealed class WebhookFeedPositionRow
+{
+    public required string Emr { get; set; }
+    public long LastEventKey { get; set; }
+}

@@ -19,6 +19,12 @@ public abstract class VardbroDb(DbContextOptions options) : StoreDb(options)
 
     public DbSet<NotificationRow> Notifications => Set<NotificationRow>();
 
+    public DbSet<WebhookRow> Webhooks => Set<WebhookRow>();
+
+    public DbSet<WebhookDeliveryRow> WebhookDeliveries => Set<WebhookDeliveryRow>();
+
+    public DbSet<WebhookFeedPositionRow> WebhookFeedPositions => Set<WebhookFeedPositionRow>();
+
     /// <summary>A byte-wise collation for range-searched text columns; null where it is the default.</summary>
     protected abstract string? BinaryCollation { get; }
 
@@ -78,6 +84,45 @@ public abstract class VardbroDb(DbContextOptions options) : StoreDb(options)
             e.Property(x => x.AppointmentId).HasMaxLength(128);
             e.Property(x => x.Status).HasMaxLength(16);
             e.HasIndex(x => new { x.Status, x.NextAttemptAt });
+        });
+
+        modelBuilder.Entity<WebhookRow>(e =>
+        {
+            e.ToTable("webhooks");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasMaxLength(64);
+            e.Property(x => x.ClientId).HasMaxLength(64);
+            e.Property(x => x.Url).HasMaxLength(2048);
+            e.Property(x => x.EventsJson).HasMaxLength(1024);
+            e.Property(x => x.Emr).HasMaxLength(64);
+            e.Property(x => x.CareUnitsJson).HasMaxLength(64_000);
+            e.Property(x => x.Secret).HasMaxLength(128);
+            e.Property(x => x.DisabledReason).HasMaxLength(256);
+            e.HasIndex(x => x.ClientId);
+            e.HasIndex(x => new { x.Emr, x.Enabled });
+        });
+
+        modelBuilder.Entity<WebhookDeliveryRow>(e =>
+        {
+            e.ToTable("webhook_deliveries");
+            e.HasKey(x => x.Key);
+            e.Property(x => x.WebhookId).HasMaxLength(64);
+            e.Property(x => x.MessageId).HasMaxLength(64);
+            e.Property(x => x.Type).HasMaxLength(32);
+            e.Property(x => x.SubjectKey).HasMaxLength(256);
+            e.Property(x => x.Status).HasMaxLength(16);
+            e.Property(x => x.LastError).HasMaxLength(256);
+            e.HasOne<WebhookRow>().WithMany().HasForeignKey(x => x.WebhookId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => new { x.Status, x.NextAttemptAt });
+            e.HasIndex(x => new { x.WebhookId, x.SubjectKey, x.Key });
+            e.HasIndex(x => new { x.WebhookId, x.Key });
+        });
+
+        modelBuilder.Entity<WebhookFeedPositionRow>(e =>
+        {
+            e.ToTable("webhook_feed_positions");
+            e.HasKey(x => x.Emr);
+            e.Property(x => x.Emr).HasMaxLength(64);
         });
 
         modelBuilder.Entity<AuditSealRow>(e =>

@@ -416,6 +416,33 @@ public abstract class ConnectorContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Updated_since_lists_the_appointments_changed_at_or_after_that_instant()
+    {
+        var patient = await TolvanAsync();
+        var slots = await FreeSlotsAsync();
+        var a = (await Sut.Booking.BookAsync(Unit, new NewAppointment(slots[0].Start, slots[0].End, patient, Anna, General, null), default)).Appointment;
+        var b = (await Sut.Booking.BookAsync(Unit, new NewAppointment(slots[3].Start, slots[3].End, patient, Anna, General, null), default)).Appointment;
+        AppointmentQuery Since(DateTimeOffset instant) => new(null, null, null, null, null, instant);
+
+        Assert.Equal([a.Id, b.Id], (await Sut.Booking.ListAppointmentsAsync(Unit, Since(a.UpdatedAt), 10, null, default)).Items.Select(x => x.Id));
+
+        // Some EHRs keep the time of a change to the second: the cancellation comes in a later one.
+        await Task.Delay(TimeSpan.FromMilliseconds(1100));
+        var cancelled = Assert.Single(await Sut.Booking.UpdateAsync(Unit, [a.Id], new AppointmentChange(null, null, null, null, Cancel: true, null), default));
+        Assert.True(cancelled.UpdatedAt > b.UpdatedAt, $"{cancelled.UpdatedAt:O} after {b.UpdatedAt:O}");
+        var changed = await Sut.Booking.ListAppointmentsAsync(Unit, Since(cancelled.UpdatedAt), 10, null, default);
+        Assert.Equal([(a.Id, AppointmentStatuses.Cancelled)], changed.Items.Select(x => (x.Id, x.Status)));
+        Assert.Empty((await Sut.Booking.ListAppointmentsAsync(Unit, Since(cancelled.UpdatedAt.AddSeconds(2)), 10, null, default)).Items);
+
+        // Paged like any list, and combined with the other filters.
+        var first = await Sut.Booking.ListAppointmentsAsync(Unit, Since(a.UpdatedAt), 1, null, default);
+        Assert.Equal(a.Id, Assert.Single(first.Items).Id);
+        var rest = await Sut.Booking.ListAppointmentsAsync(Unit, Since(a.UpdatedAt), 1, first.NextCursor, default);
+        Assert.Equal(b.Id, Assert.Single(rest.Items).Id);
+        Assert.Equal([b.Id], (await Sut.Booking.ListAppointmentsAsync(Unit, Since(a.UpdatedAt) with { Status = AppointmentStatuses.Booked }, 10, null, default)).Items.Select(x => x.Id));
+    }
+
+    [Fact]
     public async Task Concurrent_bookings_of_one_timeslot_make_one_appointment()
     {
         var patient = await TolvanAsync();

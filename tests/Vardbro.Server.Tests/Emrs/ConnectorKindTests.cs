@@ -37,6 +37,7 @@ public sealed class ConnectorKindTests(ConnectorKindTests.ToyFactory factory) : 
         // What the kind's connectors do not implement is NOT_SUPPORTED, not a 500.
         await client.GetProblemAsync("/api/emrs/ledger/care-units/desk-7/patients?last_name=a", HttpStatusCode.BadRequest, ErrorCodes.NotSupported);
         await client.GetProblemAsync("/api/emrs/ledger/care-units/desk-7/timeslots", HttpStatusCode.BadRequest, ErrorCodes.NotSupported);
+        await client.GetProblemAsync("/api/emrs/ledger/care-units/desk-7/events", HttpStatusCode.BadRequest, ErrorCodes.NotSupported);
     }
 
     [Fact]

@@ -6,7 +6,7 @@ namespace Vardbro.Server.Features.Appointments;
 
 /// <summary>The query of an appointment list, shared by the JSON route and its FHIR twin.</summary>
 public sealed record AppointmentListQuery(
-    string? patient_id, string? resource_id, string? start, string? end, string? status, string? limit, string? cursor);
+    string? patient_id, string? resource_id, string? start, string? end, string? status, string? limit, string? cursor, string? updated_since = null);
 
 [OpenApiExample("""{"start": "2026-03-25T14:00:00+01:00", "end": "2026-03-25T14:30:00+01:00", "patient_id": "se_personal_number:191212121212", "resource_id": "hsa_id:SE2321000131-E000000000001", "healthcare_service_id": "general-consultation", "comment": "Follow-up of blood pressure"}""")]
 public sealed record BookAppointmentRequest(

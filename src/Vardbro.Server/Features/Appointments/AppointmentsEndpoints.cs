@@ -22,7 +22,7 @@ public static class AppointmentsEndpoints
         var group = careUnit.MapGroup("/appointments").WithTags("Appointments");
         group.MapGet("/", ListAppointments)
             .WithName("ListAppointments")
-            .WithSummary("Appointments of the care unit, sorted by start; filter by patient, resource, time and status; paged.")
+            .WithSummary("Appointments of the care unit, sorted by start; filter by patient, resource, time, status and last change (updated_since); paged.")
             .Audited("appointment.list", "appointment");
         group.MapGet("/{appointment_id}", GetAppointment)
             .WithName("GetAppointment")
@@ -55,10 +55,11 @@ public static class AppointmentsEndpoints
     /// </summary>
     internal static async Task<(CareUnit Unit, AppointmentPage Page)> ListAsync(CareUnitScope scope, AppointmentListQuery query)
     {
-        var (patient_id, resource_id, start, end, status, limit, cursor) = query;
+        var (patient_id, resource_id, start, end, status, limit, cursor, updated_since) = query;
         var unit = scope.Unit;
         var errors = new List<ApiError>();
         var from = Http.Instant(start, "start", errors);
+        var updatedSince = Http.Instant(updated_since, "updated_since", errors);
         var to = Http.Instant(end, "end", errors);
         Http.CheckOrder(from, to, "end", errors);
         if (status is not null && !AppointmentStatuses.IsKnown(status))
@@ -103,7 +104,7 @@ public static class AppointmentsEndpoints
         }
 
         var page = await scope.Require<IAppointmentBooking>().ListAppointmentsAsync(
-            unit.Id, new AppointmentQuery(patientEmrId, resourceId, from, to, status), pageSize, cursor, scope.CancellationToken);
+            unit.Id, new AppointmentQuery(patientEmrId, resourceId, from, to, status, updatedSince), pageSize, cursor, scope.CancellationToken);
         var audit = scope.Audit;
         foreach (var appointment in page.Items)
         {

@@ -91,6 +91,8 @@ namespace Vardbro.Server.Storage.Migrations.Sqlite
 
                     b.HasIndex("Emr", "CareUnitId", "StartUtc");
 
+                    b.HasIndex("Emr", "CareUnitId", "UpdatedAt");
+
                     b.HasIndex("Emr", "ResourceId", "StartUtc");
 
                     b.ToTable("local_appointments", (string)null);
@@ -141,6 +143,53 @@ namespace Vardbro.Server.Storage.Migrations.Sqlite
                     b.HasKey("Emr", "Id");
 
                     b.ToTable("local_care_units", (string)null);
+                });
+
+            modelBuilder.Entity("Vardbro.Connectors.Local.ChangeEventRow", b =>
+                {
+                    b.Property<long>("Key")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("CareUnitId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Emr")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("OccurredAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("SubjectId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SubjectPatientId")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SubjectType")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Key");
+
+                    b.HasIndex("OccurredAt");
+
+                    b.HasIndex("Emr", "CareUnitId", "Key");
+
+                    b.ToTable("local_events", (string)null);
                 });
 
             modelBuilder.Entity("Vardbro.Connectors.Local.DocumentRow", b =>
@@ -777,11 +826,157 @@ namespace Vardbro.Server.Storage.Migrations.Sqlite
                     b.ToTable("notifications", (string)null);
                 });
 
+            modelBuilder.Entity("Vardbro.Server.Storage.WebhookDeliveryRow", b =>
+                {
+                    b.Property<long>("Key")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("DeliveredAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("LastAttemptAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("LastStatusCode")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("MessageId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("NextAttemptAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SubjectKey")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("WebhookId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Key");
+
+                    b.HasIndex("Status", "NextAttemptAt");
+
+                    b.HasIndex("WebhookId", "Key");
+
+                    b.HasIndex("WebhookId", "SubjectKey", "Key");
+
+                    b.ToTable("webhook_deliveries", (string)null);
+                });
+
+            modelBuilder.Entity("Vardbro.Server.Storage.WebhookFeedPositionRow", b =>
+                {
+                    b.Property<string>("Emr")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("LastEventKey")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Emr");
+
+                    b.ToTable("webhook_feed_positions", (string)null);
+                });
+
+            modelBuilder.Entity("Vardbro.Server.Storage.WebhookRow", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("CareUnitsJson")
+                        .IsRequired()
+                        .HasMaxLength(64000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ClientId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("DisabledReason")
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Emr")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("Enabled")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("EventsJson")
+                        .IsRequired()
+                        .HasMaxLength(1024)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Secret")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasMaxLength(2048)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ClientId");
+
+                    b.HasIndex("Emr", "Enabled");
+
+                    b.ToTable("webhooks", (string)null);
+                });
+
             modelBuilder.Entity("Vardbro.Connectors.Local.PatientContactRow", b =>
                 {
                     b.HasOne("Vardbro.Connectors.Local.PatientRow", null)
                         .WithMany("Contacts")
                         .HasForeignKey("PatientKey")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Vardbro.Server.Storage.WebhookDeliveryRow", b =>
+                {
+                    b.HasOne("Vardbro.Server.Storage.WebhookRow", null)
+                        .WithMany()
+                        .HasForeignKey("WebhookId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
