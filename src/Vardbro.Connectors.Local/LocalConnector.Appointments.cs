@@ -265,7 +265,7 @@ public sealed partial class LocalConnector
                 }
 
                 // Saved one by one, so that the next one's overlap check sees this one's new place.
-                await SaveChangesAsync(cancellationToken);
+                await db.SaveChangesAsync(cancellationToken);
                 result.Add(ToRecord(row, now));
             }
 

@@ -49,7 +49,7 @@ public sealed partial class LocalConnector : IMedicalNotes, IDocuments
         };
         db.Add(row);
         Announce(ChangeEventTypes.MedicalNoteCreated, careUnitId, ChangeSubjects.MedicalNote, row.Id, row.CreatedAt, row.PatientEmrId);
-        await SaveChangesAsync(cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
         db.ChangeTracker.Clear();
         return ToRecord(row);
     }
@@ -98,7 +98,7 @@ public sealed partial class LocalConnector : IMedicalNotes, IDocuments
             await Blobs.PutAsync(db, document.Sha256, document.Content, cancellationToken);
             db.Add(row);
             Announce(ChangeEventTypes.DocumentCreated, careUnitId, ChangeSubjects.Document, row.Id, row.CreatedAt, row.PatientEmrId);
-            await SaveChangesAsync(cancellationToken);
+            await db.SaveChangesAsync(cancellationToken);
             return true;
         }, cancellationToken);
         db.ChangeTracker.Clear();

@@ -12,41 +12,46 @@ public sealed partial class LocalConnector : IChangeFeed
 {
     private const string EventIdPrefix = "evt_";
 
-    /// <summary>
-    /// Held from the first event insert of a transaction to its commit. On PostgreSQL, ids come from a
-    /// sequence at insert time, and transactions commit in any order: without this, a reader could see
-    /// event 11 before event 10 commits, move past it, and miss it. On SQLite writers are serial anyway.
-    /// </summary>
-    private const string EventOrderLock = "change-events";
-
-    private bool announced;
-
     public async Task<ChangeEventPage> ListEventsAsync(string careUnitId, ChangeEventQuery query, int limit, string? cursor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
-        long after = 0;
+        long afterTx = -1, afterKey = 0;
+        var events = db.Set<ChangeEventRow>().AsNoTracking().Where(e => e.Emr == emr && e.CareUnitId == careUnitId);
         if (cursor is not null)
         {
-            after = KeyOf(Cursors.Decode(cursor, 1)[0]) ?? throw Cursors.Invalid();
+            var parts = Cursors.Decode(cursor, 2);
+            if (!long.TryParse(parts[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out afterTx) || KeyOf(parts[1]) is not { } key)
+            {
+                throw Cursors.Invalid();
+            }
+
+            afterKey = key;
         }
         else if (query.After is not null)
         {
-            after = KeyOf(query.After)
+            afterKey = KeyOf(query.After)
                 ?? throw new VardbroException(ErrorCodes.InvalidField, "after must be the id of an event of this feed (evt_…).", "after");
+
+            // An event no longer kept (past Events:RetentionDays) or never written: the events after its key.
+            var atKey = afterKey;
+            afterTx = await events.Where(e => e.Key == atKey).Select(e => (long?)e.Tx).FirstOrDefaultAsync(cancellationToken) ?? -1;
         }
 
-        var rows = db.Set<ChangeEventRow>().AsNoTracking().Where(e => e.Emr == emr && e.CareUnitId == careUnitId && e.Key > after);
         if (query.Types is { Count: > 0 } types)
         {
-            rows = rows.Where(e => types.Contains(e.Type));
+            events = events.Where(e => types.Contains(e.Type));
         }
 
-        var page = await rows.OrderBy(e => e.Key).Take(limit + 1).ToListAsync(cancellationToken);
+        var horizon = await ChangeFeedOrder.HorizonAsync(db, cancellationToken);
+        var ordered = afterTx < 0
+            ? events.Where(e => e.Tx < horizon && e.Key > afterKey).OrderBy(e => e.Tx).ThenBy(e => e.Key)
+            : ChangeFeedOrder.After(events, horizon, afterTx, afterKey);
+        var page = await ordered.Take(limit + 1).ToListAsync(cancellationToken);
         string? next = null;
         if (page.Count > limit)
         {
             page.RemoveAt(page.Count - 1);
-            next = Cursors.Encode(IdOf(page[^1].Key));
+            next = Cursors.Encode(page[^1].Tx.ToString(CultureInfo.InvariantCulture), IdOf(page[^1].Key));
         }
 
         return new ChangeEventPage(page.ConvertAll(e => new ChangeEvent(IdOf(e.Key), e.Type, e.OccurredAt, e.CareUnitId, e.SubjectType, e.SubjectId, e.SubjectPatientId)), next);
@@ -73,19 +78,5 @@ public sealed partial class LocalConnector : IChangeFeed
             SubjectPatientId = patientEmrId,
             OccurredAt = at,
         });
-        announced = true;
-    }
-
-    /// <summary>Saves the unit of work; one that holds events is saved in a transaction that keeps event ids in commit order.</summary>
-    private async Task SaveChangesAsync(CancellationToken cancellationToken)
-    {
-        if (!announced)
-        {
-            await db.SaveChangesAsync(cancellationToken);
-            return;
-        }
-
-        announced = false;
-        await SerializedWrites.RunAsync(db, EventOrderLock, async () => await db.SaveChangesAsync(cancellationToken), cancellationToken);
     }
 }

@@ -42,7 +42,7 @@ public sealed partial class LocalConnector(
 
     private async Task SaveAsync(CancellationToken cancellationToken)
     {
-        await SaveChangesAsync(cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
         db.ChangeTracker.Clear();
     }
 

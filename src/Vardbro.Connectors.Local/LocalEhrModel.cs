@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Vardbro.Storage;
 
 namespace Vardbro.Connectors.Local;
 
@@ -179,6 +180,47 @@ public sealed class ChangeEventRow
     public string? SubjectPatientId { get; set; }
 
     public DateTimeOffset OccurredAt { get; set; }
+
+    /// <summary>
+    /// The writing transaction's id on PostgreSQL (set by the database), 0 where writers are serial
+    /// (SQLite). The feed's order is (<see cref="Tx"/>, <see cref="Key"/>), read only below
+    /// <see cref="ChangeFeedOrder.HorizonAsync"/>: see there.
+    /// </summary>
+    public long Tx { get; set; }
+}
+
+/// <summary>
+/// The order in which the change feed is read, so that a reader that moves on never skips an event.
+/// On PostgreSQL keys come from a sequence at insert time while transactions commit in any order:
+/// event 11 can be visible while event 10's transaction is still open. Ordering by the writing
+/// transaction's id first, and reading only events of transactions older than every transaction
+/// still running (the snapshot's <c>xmin</c>), makes what a reader sees a prefix that only grows:
+/// any later commit has a transaction id at or above that horizon. Writers take no lock for it. The
+/// cost is latency: a transaction open anywhere in the cluster holds back events committed after it
+/// began until it ends. On SQLite writers are serial, so commit order is key order and every
+/// committed event can be read at once.
+/// </summary>
+public static class ChangeFeedOrder
+{
+    /// <summary>PostgreSQL's id of the current transaction, as stored in <see cref="ChangeEventRow.Tx"/>.</summary>
+    public const string PostgresTransactionId = "(pg_current_xact_id()::text::bigint)";
+
+    /// <summary>Events with a <see cref="ChangeEventRow.Tx"/> below this are final: none can appear before them any more.</summary>
+    public static async Task<long> HorizonAsync(StoreDb db, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        if (db.Provider != StorageProvider.Postgres)
+        {
+            return long.MaxValue;
+        }
+
+        return await db.Database.SqlQueryRaw<long>("""SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS "Value" """)
+            .SingleAsync(cancellationToken);
+    }
+
+    /// <summary>The final events after (<paramref name="tx"/>, <paramref name="key"/>) in feed order.</summary>
+    public static IQueryable<ChangeEventRow> After(IQueryable<ChangeEventRow> events, long horizon, long tx, long key) =>
+        events.Where(e => e.Tx < horizon && (e.Tx > tx || (e.Tx == tx && e.Key > key))).OrderBy(e => e.Tx).ThenBy(e => e.Key);
 }
 
 /// <summary>Document bytes kept in the database (PostgreSQL), keyed by their SHA-256.</summary>
@@ -197,7 +239,11 @@ public static class LocalEhrModel
     /// The provider's name for a byte-wise collation, for columns searched by range
     /// (PostgreSQL's default collation is linguistic; SQLite's is already binary: pass null).
     /// </param>
-    public static void Configure(ModelBuilder model, string? binaryCollation)
+    /// <param name="transactionIdSql">
+    /// The provider's SQL for the writing transaction's id (<see cref="ChangeFeedOrder.PostgresTransactionId"/>),
+    /// or null where writers are serial (SQLite).
+    /// </param>
+    public static void Configure(ModelBuilder model, string? binaryCollation, string? transactionIdSql = null)
     {
         ArgumentNullException.ThrowIfNull(model);
 
@@ -355,7 +401,13 @@ public static class LocalEhrModel
             e.Property(x => x.SubjectType).HasMaxLength(32);
             e.Property(x => x.SubjectId).HasMaxLength(128);
             e.Property(x => x.SubjectPatientId).HasMaxLength(128);
-            e.HasIndex(x => new { x.Emr, x.CareUnitId, x.Key });
+            if (transactionIdSql is not null)
+            {
+                e.Property(x => x.Tx).HasDefaultValueSql(transactionIdSql);
+            }
+
+            e.HasIndex(x => new { x.Emr, x.CareUnitId, x.Tx, x.Key });
+            e.HasIndex(x => new { x.Tx, x.Key });
             e.HasIndex(x => x.OccurredAt);
         });
 

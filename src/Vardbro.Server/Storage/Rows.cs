@@ -142,5 +142,9 @@ public sealed class WebhookDeliveryRow
 public sealed class WebhookFeedPositionRow
 {
     public required string Emr { get; set; }
+
+    /// <summary>The last event read, in feed order (<see cref="Vardbro.Connectors.Local.ChangeFeedOrder"/>).</summary>
+    public long LastEventTx { get; set; }
+
     public long LastEventKey { get; set; }
 }

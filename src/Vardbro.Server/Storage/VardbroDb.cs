@@ -28,9 +28,12 @@ public abstract class VardbroDb(DbContextOptions options) : StoreDb(options)
     /// <summary>A byte-wise collation for range-searched text columns; null where it is the default.</summary>
     protected abstract string? BinaryCollation { get; }
 
+    /// <summary>SQL for the writing transaction's id where writers run concurrently; null where they are serial.</summary>
+    protected virtual string? TransactionIdSql => null;
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
-        LocalEhrModel.Configure(modelBuilder, BinaryCollation);
+        LocalEhrModel.Configure(modelBuilder, BinaryCollation, TransactionIdSql);
 
         modelBuilder.Entity<ClientRow>(e =>
         {
@@ -155,4 +158,6 @@ public sealed class PostgresVardbroDb(DbContextOptions<PostgresVardbroDb> option
     public override StorageProvider Provider => StorageProvider.Postgres;
 
     protected override string? BinaryCollation => "C";
+
+    protected override string? TransactionIdSql => ChangeFeedOrder.PostgresTransactionId;
 }

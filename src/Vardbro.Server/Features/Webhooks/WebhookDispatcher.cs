@@ -183,8 +183,9 @@ public sealed partial class WebhookDispatcher(
         var db = scope.ServiceProvider.GetRequiredService<VardbroDb>();
 
         // A cheap look first: most passes find nothing, and need no write lock to say so.
-        var position = await db.WebhookFeedPositions.AsNoTracking().Where(p => p.Emr == FeedPositionKey).Select(p => (long?)p.LastEventKey).FirstOrDefaultAsync(cancellationToken) ?? 0;
-        if (!await db.Set<ChangeEventRow>().AnyAsync(e => e.Key > position, cancellationToken))
+        var position = await db.WebhookFeedPositions.AsNoTracking().Where(p => p.Emr == FeedPositionKey).FirstOrDefaultAsync(cancellationToken);
+        var horizon = await ChangeFeedOrder.HorizonAsync(db, cancellationToken);
+        if (!await ChangeFeedOrder.After(db.Set<ChangeEventRow>(), horizon, position?.LastEventTx ?? -1, position?.LastEventKey ?? 0).AnyAsync(cancellationToken))
         {
             return 0;
         }
@@ -199,8 +200,8 @@ public sealed partial class WebhookDispatcher(
                 db.WebhookFeedPositions.Add(row);
             }
 
-            var after = row.LastEventKey;
-            var events = await db.Set<ChangeEventRow>().AsNoTracking().Where(e => e.Key > after).OrderBy(e => e.Key).Take(FanOutBatch).ToListAsync(cancellationToken);
+            var final = await ChangeFeedOrder.HorizonAsync(db, cancellationToken);
+            var events = await ChangeFeedOrder.After(db.Set<ChangeEventRow>().AsNoTracking(), final, row.LastEventTx, row.LastEventKey).Take(FanOutBatch).ToListAsync(cancellationToken);
             if (events.Count == 0)
             {
                 return 0;
@@ -248,6 +249,7 @@ public sealed partial class WebhookDispatcher(
                 }
             }
 
+            row.LastEventTx = events[^1].Tx;
             row.LastEventKey = events[^1].Key;
             await db.SaveChangesAsync(cancellationToken);
             return events.Count;

@@ -187,6 +187,11 @@ namespace Vardbro.Server.Storage.Migrations.Postgres
                         .HasMaxLength(32)
                         .HasColumnType("character varying(32)");
 
+                    b.Property<long>("Tx")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasDefaultValueSql("(pg_current_xact_id()::text::bigint)");
+
                     b.Property<string>("Type")
                         .IsRequired()
                         .HasMaxLength(32)
@@ -196,7 +201,9 @@ namespace Vardbro.Server.Storage.Migrations.Postgres
 
                     b.HasIndex("OccurredAt");
 
-                    b.HasIndex("Emr", "CareUnitId", "Key");
+                    b.HasIndex("Tx", "Key");
+
+                    b.HasIndex("Emr", "CareUnitId", "Tx", "Key");
 
                     b.ToTable("local_events", (string)null);
                 });
@@ -929,6 +936,9 @@ namespace Vardbro.Server.Storage.Migrations.Postgres
                         .HasColumnType("character varying(64)");
 
                     b.Property<long>("LastEventKey")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("LastEventTx")
                         .HasColumnType("bigint");
 
                     b.HasKey("Emr");

@@ -178,6 +178,9 @@ namespace Vardbro.Server.Storage.Migrations.Sqlite
                         .HasMaxLength(32)
                         .HasColumnType("TEXT");
 
+                    b.Property<long>("Tx")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("Type")
                         .IsRequired()
                         .HasMaxLength(32)
@@ -187,7 +190,9 @@ namespace Vardbro.Server.Storage.Migrations.Sqlite
 
                     b.HasIndex("OccurredAt");
 
-                    b.HasIndex("Emr", "CareUnitId", "Key");
+                    b.HasIndex("Tx", "Key");
+
+                    b.HasIndex("Emr", "CareUnitId", "Tx", "Key");
 
                     b.ToTable("local_events", (string)null);
                 });
@@ -901,6 +906,9 @@ namespace Vardbro.Server.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.Property<long>("LastEventKey")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("LastEventTx")
                         .HasColumnType("INTEGER");
 
                     b.HasKey("Emr");
