@@ -14,6 +14,9 @@
 #   --pg-fast     that cluster with fsync=off and synchronous_commit=off (as the tests run); the
 #                 report names it
 #   --pgbench-clients N  pgbench clients (default 32, as wrk's connections); --pgbench-scale N (default 10)
+#   --instances N  N Vardbro processes on the one PostgreSQL database (needs --postgres); wrk thread k
+#                 talks to instance k mod N, so bookings race across processes; the report checks by
+#                 SQL that no two active appointments overlap
 #   --patients N  patients to load (default 100,000; 10,000 with --quick)
 #   --keep        keep the work directory (database, data files, logs, raw wrk output)
 #   --label L     add -L to the result file's name (e.g. --label after); an existing file is never
@@ -25,12 +28,14 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-quick=0 postgres=0 patients="" keep=0 label="" pg_fast=0 pgbench_clients=32 pgbench_scale=10
+quick=0 postgres=0 patients="" keep=0 label="" pg_fast=0 pgbench_clients=32 pgbench_scale=10 instances=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --postgres) postgres=1 ;;
     --pg-fast) pg_fast=1 ;;
+    --instances) instances="${2:?--instances needs a number}"; shift ;;
+    --instances=*) instances="${1#*=}" ;;
     --pgbench-clients) pgbench_clients="${2:?--pgbench-clients needs a number}"; shift ;;
     --pgbench-clients=*) pgbench_clients="${1#*=}" ;;
     --pgbench-scale) pgbench_scale="${2:?--pgbench-scale needs a number}"; shift ;;
@@ -40,7 +45,7 @@ while [ $# -gt 0 ]; do
     --keep) keep=1 ;;
     --label) label="${2:?--label needs a name}"; shift ;;
     --label=*) label="${1#*=}" ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -48,6 +53,8 @@ done
 
 [[ "$pgbench_clients" =~ ^[1-9][0-9]*$ && "$pgbench_scale" =~ ^[1-9][0-9]*$ ]] || { echo "--pgbench-clients and --pgbench-scale take a whole number >= 1" >&2; exit 2; }
 [ $postgres = 1 ] || [ $pg_fast = 0 ] || { echo "--pg-fast needs --postgres" >&2; exit 2; }
+[[ "$instances" =~ ^[1-8]$ ]] || { echo "--instances takes 1 to 8" >&2; exit 2; }
+[ "$instances" = 1 ] || [ $postgres = 1 ] || { echo "--instances $instances needs --postgres (several processes share one database)" >&2; exit 2; }
 [[ -z "$label" || "$label" =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "--label takes letters, digits, '.', '_' and '-'" >&2; exit 2; }
 default_patients=$([ $quick = 1 ] && echo 10000 || echo 100000)
 patients="${patients:-$default_patients}"
@@ -58,7 +65,8 @@ warmup=$([ $quick = 1 ] && echo 1 || echo 3)
 # steady state for it (measured: search 300 req/s in the first 8 s, 630 from 24 s on), so every
 # scenario runs this long once, right after the start, before any is measured.
 jit_warmup=$([ $quick = 1 ] && echo 2 || echo 25)
-threads=2
+# One wrk thread per instance at least (each thread keeps to one instance), two at least.
+threads=$(( instances > 2 ? instances : 2 ))
 connections=32
 # pgbench runs this long per mode (-S, then TPC-B-like) on the benchmark's own server.
 pgbench_duration=$([ $quick = 1 ] && echo 5 || echo 20)
@@ -84,7 +92,7 @@ done
 artifacts="$here/.artifacts"
 work="$(mktemp -d "${TMPDIR:-/tmp}/vardbro-bench.XXXXXX")"
 data="$work/data"
-server_pid="" baseline_pid="" pg_db="" pg_port="" pg_data=""
+server_pid="" server_pids=() baseline_pid="" pg_db="" pg_port="" pg_data=""
 started_at=$(date +%s)
 
 log() { echo "[bench $(date +%T)] $*" >&2; }
@@ -107,7 +115,7 @@ cleanup() {
   local rc=$?
   set +e
   stop_pid "$baseline_pid"
-  stop_pid "$server_pid"
+  for pid in "${server_pids[@]}"; do stop_pid "$pid"; done
   if [ -n "$pg_data" ]; then
     log "stopping the benchmark's PostgreSQL cluster"
     pg_as_postgres "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w stop >/dev/null 2>&1
@@ -248,19 +256,25 @@ audit_settled() {
 }
 
 # ---- 3. the server ----------------------------------------------------------------------------
-port=$(free_port)
-log "starting Vardbro on 127.0.0.1:$port"
-(
-  cd "$work" # no appsettings.json here: the server reads the one shipped beside it
-  exec env ASPNETCORE_ENVIRONMENT=Production Sandbox__Enabled=false "${server_env[@]}" \
-    Emrs__bench__Name="Benchmark EMR" Emrs__bench__Connector=local \
-    Emrs__bench__PatientIdTypes__0=emr_id Emrs__bench__PatientIdTypes__1=se_personal_number Emrs__bench__PatientIdTypes__2=no_personal_number \
-    Emrs__bench__ResourceIdTypes__0=emr_id Emrs__bench__ResourceIdTypes__1=hsa_id \
-    dotnet "$server_dll" --urls "http://127.0.0.1:$port"
-) >"$work/server.log" 2>&1 &
-server_pid=$!
-wait_http "http://127.0.0.1:$port/healthz" "$server_pid" 60
-server_url="http://127.0.0.1:$port"
+server_urls=()
+for i in $(seq "$instances"); do
+  port=$(free_port)
+  log "starting Vardbro$([ "$instances" -gt 1 ] && echo " instance $i") on 127.0.0.1:$port"
+  (
+    cd "$work" # no appsettings.json here: the server reads the one shipped beside it
+    exec env ASPNETCORE_ENVIRONMENT=Production Sandbox__Enabled=false "${server_env[@]}" \
+      Emrs__bench__Name="Benchmark EMR" Emrs__bench__Connector=local \
+      Emrs__bench__PatientIdTypes__0=emr_id Emrs__bench__PatientIdTypes__1=se_personal_number Emrs__bench__PatientIdTypes__2=no_personal_number \
+      Emrs__bench__ResourceIdTypes__0=emr_id Emrs__bench__ResourceIdTypes__1=hsa_id \
+      dotnet "$server_dll" --urls "http://127.0.0.1:$port"
+  ) >"$work/server$([ "$i" -gt 1 ] && echo "$i").log" 2>&1 &
+  server_pids+=($!)
+  # One after the other: each starts against a database the one before has already checked.
+  wait_http "http://127.0.0.1:$port/healthz" "$!" 60
+  server_urls+=("http://127.0.0.1:$port")
+done
+server_pid=${server_pids[0]}
+server_url=${server_urls[0]}
 auth=(-H "x-leyr-client-id: bench-client" -H "x-leyr-client-secret: bench-secret")
 curl -sf "${auth[@]}" -o "$work/patient.json" "$server_url/api/emrs/bench/care-units/C1/patients/emr_id:$(head -1 "$data/patients_emr.txt")" \
   || { log "the benchmark client cannot read a loaded patient"; exit 1; }
@@ -276,6 +290,16 @@ to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
 
 field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2" | head -1; }
 
+# User and system CPU ticks of the process(es) under test: the baseline while it runs, else every instance.
+cpu_ticks() {
+  local pids=("${server_pids[@]}") total=0 pid
+  [ -n "$baseline_pid" ] && pids=("$baseline_pid")
+  for pid in "${pids[@]}"; do
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
 run_wrk() { # name script url audited(0|1)
   local name="$1" script="$2" url="$3" is_audited="$4" slug out before=0 after=0 line
   slug=$(tr -c 'a-zA-Z0-9\n' '_' <<<"$name")
@@ -287,10 +311,10 @@ run_wrk() { # name script url audited(0|1)
   if [ "$is_audited" = 1 ]; then before=$(audit_settled); fi
   # The process's CPU time over the measured run: per request, it does not depend on how fast the
   # shared machine happens to be at the time, as req/s does (only on what the server does).
-  local pid=${baseline_pid:-$server_pid} ticks_before ticks_after
-  ticks_before=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+  local ticks_before ticks_after
+  ticks_before=$(cpu_ticks)
   (cd "$here/wrk" && wrk -t"$threads" -c"$connections" -d"${duration}s" --timeout 10s --latency -s "$script" "$url") >"$out" 2>&1
-  ticks_after=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+  ticks_after=$(cpu_ticks)
   if [ "$is_audited" = 1 ]; then after=$(audit_settled); fi
   line=$(grep '^BENCH_RESULT' "$out" || true)
   [ -n "$line" ] || { cat "$out" >&2; log "$name: no result from wrk"; exit 1; }
@@ -325,6 +349,8 @@ run_wrk "baseline (static patient JSON)" get_patient_emr.lua "http://127.0.0.1:$
 stop_pid "$baseline_pid"
 baseline_pid=""
 baseline_rps=${rps["baseline (static patient JSON)"]}
+# From here on every wrk thread keeps to one instance (common.lua's setup sets its address).
+[ "$instances" -gt 1 ] && export BENCH_HOSTS="${server_urls[*]#http://}"
 
 server_scripts=(get_patient_emr.lua get_patient_se.lua search_lastname.lua timeslots.lua post_appointment.lua post_patient.lua)
 log "JIT warm-up: every server scenario for ${jit_warmup}s"
@@ -344,6 +370,11 @@ audit_end=$(audit_settled)
 # ---- 6. report --------------------------------------------------------------------------------
 vmhwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")
 vmrss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$server_pid/status")
+instance_rss="" instance_cpu=""
+for pid in "${server_pids[@]}"; do
+  instance_rss="$instance_rss${instance_rss:+, }$(awk '/^VmHWM:/ { printf "%.1f MB", $2 / 1024 }' "/proc/$pid/status")"
+  instance_cpu="$instance_cpu${instance_cpu:+, }$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f s", ($14 + $15) / hz }' "/proc/$pid/stat")"
+done
 size_after_run=$(data_size_bytes)
 cores=$(nproc)
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -360,6 +391,7 @@ verdict() { if "$@"; then echo "met"; else echo "**not met**"; fi; }
 suffix=""
 [ $postgres = 1 ] && suffix="$suffix-postgres"
 [ $pg_fast = 1 ] && suffix="$suffix-fast"
+[ "$instances" -gt 1 ] && suffix="$suffix-${instances}inst"
 [ $quick = 1 ] && suffix="$suffix-quick"
 [ "$patients" != "$default_patients" ] && suffix="$suffix-${patients}p"
 mkdir -p "$here/results"
@@ -413,7 +445,12 @@ fi
   fi
   echo "- Data: $(num "$LOAD_PATIENTS") patients ($(num "$LOAD_SE") Swedish, $(num "$LOAD_NO") Norwegian; $(num "$LOAD_CONTACTS") phones/e-mails), 50 resources with weekly schedules, 2 services, $(num "$LOAD_APPOINTMENTS") existing appointments. Store size after the load: $(mb "$size_after_load"); after the run: $(mb "$size_after_run")."
   echo "- Bulk load ($LOAD_METHOD): **$(num "$LOAD_PATIENTS_PER_SECOND") patients/s** ($(num "$LOAD_PATIENTS") patients with contacts in ${LOAD_PATIENT_SECONDS} s; loader total ${LOAD_TOTAL_SECONDS} s including migrations, master data and appointments)."
-  echo "- Server peak RSS (VmHWM at the end): **$(mb $((vmhwm_kb * 1024)))** (VmRSS at the end $(mb $((vmrss_kb * 1024))))."
+  if [ "$instances" -gt 1 ]; then
+    echo "- **$instances Vardbro instances** (separate processes) on the one database; wrk thread k sends every request of its connections to instance k mod $instances (\`BENCH_HOSTS\`, set in common.lua's setup), so the contention scenario races each slot across the instances. req/s are the instances' together, server CPU µs/req is all instances' CPU over all responses."
+    echo "- Per instance: peak RSS (VmHWM at the end) $instance_rss; CPU time over the whole run (user + system) $instance_cpu: every instance served its share."
+  else
+    echo "- Server peak RSS (VmHWM at the end): **$(mb $((vmhwm_kb * 1024)))** (VmRSS at the end $(mb $((vmrss_kb * 1024))))."
+  fi
   echo "- wrk: -t$threads -c$connections -d${duration}s --latency --timeout 10s per scenario, after a JIT warm-up of every scenario (${jit_warmup}s each) and a ${warmup}s warm-up right before it; Lua scripts in bench/wrk/."
   echo
   if [ $postgres = 1 ]; then
@@ -489,7 +526,7 @@ fi
     echo "| timeslots: >= 25% of pgbench -S tps | $(pct "${rps[$t]}" "$sel") | $(verdict le 0.25 "$(awk -v a="${rps[$t]}" -v b="$sel" 'BEGIN { print (b > 0 ? a / b : 0) }')") |"
     ok=no; if [ "${errs[$b]}" = 0 ] && le 0.5 "$(awk -v a="$booking_rate" -v b="$wr" 'BEGIN { print (b > 0 ? a / b : 0) }')"; then ok=yes; fi
     echo "| bookings: >= 50% of pgbench write tps, 0 errors but 409s | $booking_rate bookings/s = $(pct "$booking_rate" "$wr"), ${errs[$b]} errors | $(verdict [ $ok = yes ]) |"
-    echo "| 0 overlapping active appointments afterwards (SQL) | $overlaps overlapping pairs among $(num "$active_appointments") active appointments | $(verdict [ "$overlaps" = 0 ]) |"
+    echo "| 0 overlapping active appointments afterwards (SQL$([ "$instances" -gt 1 ] && echo ", $instances instances")) | $overlaps overlapping pairs among $(num "$active_appointments") active appointments | $(verdict [ "$overlaps" = 0 ]) |"
     echo "| audit trail complete | see above | $([ $audit_ok = 1 ] && [ $run_audit_ok = 1 ] && echo met || echo '**not met**') |"
     echo
   fi
