@@ -117,6 +117,7 @@ start_server() {
     exec env ASPNETCORE_ENVIRONMENT=Production Sandbox__Enabled=false "${server_env[@]}" \
       Emrs__bench__Name="Benchmark EMR" Emrs__bench__Connector=local \
       Emrs__bench__PatientIdTypes__0=emr_id Emrs__bench__ResourceIdTypes__0=emr_id \
+      Documents__MaxSizeBytes=$(( (size_mib > 25 ? size_mib : 25) * 1024 * 1024 )) \
       dotnet "$server_dll" --urls "http://127.0.0.1:$port"
   ) >>"$work/server.log" 2>&1 &
   server_pid=$!

@@ -447,7 +447,7 @@ fi
   echo "- Bulk load ($LOAD_METHOD): **$(num "$LOAD_PATIENTS_PER_SECOND") patients/s** ($(num "$LOAD_PATIENTS") patients with contacts in ${LOAD_PATIENT_SECONDS} s; loader total ${LOAD_TOTAL_SECONDS} s including migrations, master data and appointments)."
   if [ "$instances" -gt 1 ]; then
     echo "- **$instances Vardbro instances** (separate processes) on the one database; wrk thread k sends every request of its connections to instance k mod $instances (\`BENCH_HOSTS\`, set in common.lua's setup), so the contention scenario races each slot across the instances. req/s are the instances' together, server CPU µs/req is all instances' CPU over all responses."
-    echo "- Per instance: peak RSS (VmHWM at the end) $instance_rss; CPU time over the whole run (user + system) $instance_cpu: every instance served its share."
+    echo "- Per instance: peak RSS (VmHWM at the end) $instance_rss; CPU time over the whole run (user + system) $instance_cpu (each instance's share of the work)."
   else
     echo "- Server peak RSS (VmHWM at the end): **$(mb $((vmhwm_kb * 1024)))** (VmRSS at the end $(mb $((vmrss_kb * 1024))))."
   fi
