@@ -524,17 +524,30 @@ public class DocumentUploadReaderTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task TheContentsFileIsGoneOnceDisposed()
+    public async Task TheContentsFileHasNoNameOutsideWindowsAndIsGoneOnceDisposed()
     {
+        var named = Directory.GetFiles(Path.GetTempPath(), "vardbro-upload-*").ToHashSet(StringComparer.Ordinal);
         var body = await DocumentUploadReader.ReadAsync(Request(Json(Convert.ToBase64String(Pdf))), TwentyFiveMiB, CancellationToken.None);
+        if (!OperatingSystem.IsWindows())
+        {
+            // Other tests upload at the same time: only a file of this size could be this upload's.
+            Assert.DoesNotContain(
+                Directory.GetFiles(Path.GetTempPath(), "vardbro-upload-*").Where(f => !named.Contains(f)),
+                f => LengthOrNone(f) == Pdf.Length);
+        }
+
         using (var stream = body.Content.OpenRead())
         {
             Assert.Equal(Pdf.Length, stream.Length);
+            stream.Position = 5;
+            using var rest = new MemoryStream();
+            await stream.CopyToAsync(rest);
+            Assert.Equal(Pdf[5..], rest.ToArray());
         }
 
         body.Content.Dispose();
 
-        Assert.Throws<FileNotFoundException>(() => body.Content.OpenRead().Dispose());
+        Assert.Throws<ObjectDisposedException>(() => body.Content.OpenRead().Dispose());
     }
 
     // ---- helpers -------------------------------------------------------------------------------
@@ -573,6 +586,18 @@ public class DocumentUploadReaderTests(ITestOutputHelper output)
     }
 
     private static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);
+
+    private static long LengthOrNone(string path)
+    {
+        try
+        {
+            return new FileInfo(path).Length;
+        }
+        catch (FileNotFoundException)
+        {
+            return -1;
+        }
+    }
 
     private static byte[] RandomBytes(int length, int seed)
     {

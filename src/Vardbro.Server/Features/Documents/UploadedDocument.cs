@@ -1,13 +1,16 @@
 using System.Security.Cryptography;
+using Microsoft.Win32.SafeHandles;
 using System.Text;
 using Vardbro.Connectors;
 
 namespace Vardbro.Server.Features.Documents;
 
 /// <summary>
-/// The decoded bytes of an upload, written to a temporary file as they are decoded (deleted when this
-/// is disposed, and by the system when the handle closes) and hashed on the way: a document of any
-/// size costs the server a few buffers of memory, not its size. Also notes what the format check
+/// The decoded bytes of an upload, written to a temporary file as they are decoded and hashed on the
+/// way: a document of any size costs the server a few buffers of memory, not its size. Outside
+/// Windows the file's name is removed as soon as it is created and the bytes are read back through
+/// the open handle, so nothing is left behind even by a killed process; on Windows the file goes when
+/// the handle closes. Also notes what the format check
 /// needs: the first bytes, and whether the whole is UTF-8 text without NUL.
 /// </summary>
 public sealed class UploadedDocument : DocumentBytes, IDisposable, IAsyncDisposable
@@ -44,7 +47,13 @@ public sealed class UploadedDocument : DocumentBytes, IDisposable, IAsyncDisposa
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
 
-        return new UploadedDocument(new FileStream(path, options));
+        var file = new FileStream(path, options);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.Delete(path);
+        }
+
+        return new UploadedDocument(file);
     }
 
     public override long Length => length;
@@ -109,8 +118,12 @@ public sealed class UploadedDocument : DocumentBytes, IDisposable, IAsyncDisposa
         }
     }
 
-    public override Stream OpenRead() =>
-        new FileStream(file.Name, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 81920, FileOptions.SequentialScan);
+    /// <summary>A stream of its own position over the file's handle (positional reads); valid until this is disposed.</summary>
+    public override Stream OpenRead()
+    {
+        ObjectDisposedException.ThrowIf(file.SafeFileHandle.IsClosed, this);
+        return new ReadStream(file.SafeFileHandle, length);
+    }
 
     public void Dispose()
     {
@@ -122,5 +135,58 @@ public sealed class UploadedDocument : DocumentBytes, IDisposable, IAsyncDisposa
     {
         Dispose();
         return ValueTask.CompletedTask;
+    }
+
+    private sealed class ReadStream(SafeFileHandle handle, long length) : Stream
+    {
+        private long position;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => true;
+        public override bool CanWrite => false;
+        public override long Length => length;
+
+        public override long Position
+        {
+            get => position;
+            set => position = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value));
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            var n = RandomAccess.Read(handle, buffer[..Want(buffer.Length)], position);
+            position += n;
+            return n;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var n = await RandomAccess.ReadAsync(handle, buffer[..Want(buffer.Length)], position, cancellationToken);
+            position += n;
+            return n;
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => Position = origin switch
+        {
+            SeekOrigin.Begin => offset,
+            SeekOrigin.Current => position + offset,
+            SeekOrigin.End => length + offset,
+            _ => throw new ArgumentOutOfRangeException(nameof(origin)),
+        };
+
+        public override void Flush()
+        {
+        }
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        private int Want(int room) => (int)Math.Clamp(length - position, 0, room);
     }
 }
