@@ -4,10 +4,19 @@
 # patient JSON from memory (the machine's ceiling), then drives the API with wrk and the Lua scripts
 # in bench/wrk/, and writes a Markdown table to bench/results/<date>[-postgres][-quick].md.
 #
-#   bench/run.sh [--quick] [--postgres] [--patients N] [--keep]
+#   bench/run.sh [--quick] [--postgres [--pg-fast] [--pgbench-clients N]] [--patients N] [--keep]
 #
 #   --quick       10,000 patients, 1 s warm-up + 3 s per scenario (the whole run in under 3 minutes)
-#   --postgres    PostgreSQL 15 via .ci/postgres.sh (a fresh database, dropped afterwards) instead of SQLite
+#   --postgres    PostgreSQL 15 instead of SQLite: a cluster of the run's own (initdb in a temporary
+#                 directory, its own port; the tests' server is left alone), durable (fsync=on,
+#                 synchronous_commit=on), with pgbench -S and pgbench (TPC-B-like) on the same server
+#                 in the same run as further ceilings
+#   --pg-fast     that cluster with fsync=off and synchronous_commit=off (as the tests run); the
+#                 report names it
+#   --pgbench-clients N  pgbench clients (default 32, as wrk's connections); --pgbench-scale N (default 10)
+#   --instances N  N Vardbro processes on the one PostgreSQL database (needs --postgres); wrk thread k
+#                 talks to instance k mod N, so bookings race across processes; the report checks by
+#                 SQL that no two active appointments overlap
 #   --patients N  patients to load (default 100,000; 10,000 with --quick)
 #   --keep        keep the work directory (database, data files, logs, raw wrk output)
 #   --label L     add -L to the result file's name (e.g. --label after); an existing file is never
@@ -19,22 +28,33 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-quick=0 postgres=0 patients="" keep=0 label=""
+quick=0 postgres=0 patients="" keep=0 label="" pg_fast=0 pgbench_clients=32 pgbench_scale=10 instances=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --postgres) postgres=1 ;;
+    --pg-fast) pg_fast=1 ;;
+    --instances) instances="${2:?--instances needs a number}"; shift ;;
+    --instances=*) instances="${1#*=}" ;;
+    --pgbench-clients) pgbench_clients="${2:?--pgbench-clients needs a number}"; shift ;;
+    --pgbench-clients=*) pgbench_clients="${1#*=}" ;;
+    --pgbench-scale) pgbench_scale="${2:?--pgbench-scale needs a number}"; shift ;;
+    --pgbench-scale=*) pgbench_scale="${1#*=}" ;;
     --patients) patients="${2:?--patients needs a number}"; shift ;;
     --patients=*) patients="${1#*=}" ;;
     --keep) keep=1 ;;
     --label) label="${2:?--label needs a name}"; shift ;;
     --label=*) label="${1#*=}" ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
 
+[[ "$pgbench_clients" =~ ^[1-9][0-9]*$ && "$pgbench_scale" =~ ^[1-9][0-9]*$ ]] || { echo "--pgbench-clients and --pgbench-scale take a whole number >= 1" >&2; exit 2; }
+[ $postgres = 1 ] || [ $pg_fast = 0 ] || { echo "--pg-fast needs --postgres" >&2; exit 2; }
+[[ "$instances" =~ ^[1-8]$ ]] || { echo "--instances takes 1 to 8" >&2; exit 2; }
+[ "$instances" = 1 ] || [ $postgres = 1 ] || { echo "--instances $instances needs --postgres (several processes share one database)" >&2; exit 2; }
 [[ -z "$label" || "$label" =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "--label takes letters, digits, '.', '_' and '-'" >&2; exit 2; }
 default_patients=$([ $quick = 1 ] && echo 10000 || echo 100000)
 patients="${patients:-$default_patients}"
@@ -45,20 +65,25 @@ warmup=$([ $quick = 1 ] && echo 1 || echo 3)
 # steady state for it (measured: search 300 req/s in the first 8 s, 630 from 24 s on), so every
 # scenario runs this long once, right after the start, before any is measured.
 jit_warmup=$([ $quick = 1 ] && echo 2 || echo 25)
-threads=2
+# One wrk thread per instance at least (each thread keeps to one instance), two at least.
+threads=$(( instances > 2 ? instances : 2 ))
 connections=32
+# pgbench runs this long per mode (-S, then TPC-B-like) on the benchmark's own server.
+pgbench_duration=$([ $quick = 1 ] && echo 5 || echo 20)
+pg_bin=/usr/lib/postgresql/15/bin
 provider=$([ $postgres = 1 ] && echo postgres || echo sqlite)
 
-if ! command -v wrk >/dev/null; then
-  # As .ci/postgres.sh installs PostgreSQL: the Debian package, as root or through sudo.
-  echo "[bench] installing wrk (Debian package) ..." >&2
+install_debian() { # package: as .ci/postgres.sh installs PostgreSQL, as root or through sudo
+  echo "[bench] installing $1 (Debian package) ..." >&2
   if [ "$(id -u)" = 0 ]; then as_root=(); elif command -v sudo >/dev/null; then as_root=(sudo); else
-    echo "bench: wrk is missing and cannot be installed (not root, no sudo); install the Debian package wrk" >&2; exit 1
+    echo "bench: $1 is missing and cannot be installed (not root, no sudo); install the Debian package $1" >&2; exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
-  "${as_root[@]}" apt-get update -qq >&2 && "${as_root[@]}" apt-get install -y -qq wrk >&2 \
-    || { echo "bench: installing wrk failed (apt-get install -y wrk)" >&2; exit 1; }
-fi
+  "${as_root[@]}" apt-get update -qq >&2 && "${as_root[@]}" apt-get install -y -qq "$1" >&2 \
+    || { echo "bench: installing $1 failed (apt-get install -y $1)" >&2; exit 1; }
+}
+command -v wrk >/dev/null || install_debian wrk
+if [ $postgres = 1 ] && ! { [ -x "$pg_bin/initdb" ] && [ -x "$pg_bin/pgbench" ]; }; then install_debian postgresql-15; fi
 
 for tool in dotnet wrk curl; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
@@ -67,7 +92,7 @@ done
 artifacts="$here/.artifacts"
 work="$(mktemp -d "${TMPDIR:-/tmp}/vardbro-bench.XXXXXX")"
 data="$work/data"
-server_pid="" baseline_pid="" pg_db="" pg_started=0 pg_port="" pg_data=""
+server_pid="" server_pids=() baseline_pid="" pg_db="" pg_port="" pg_data=""
 started_at=$(date +%s)
 
 log() { echo "[bench $(date +%T)] $*" >&2; }
@@ -90,13 +115,11 @@ cleanup() {
   local rc=$?
   set +e
   stop_pid "$baseline_pid"
-  stop_pid "$server_pid"
-  if [ -n "$pg_db" ]; then
-    psql_run "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1
-  fi
-  if [ "$pg_started" = 1 ] && [ "${BENCH_KEEP_POSTGRES:-0}" != 1 ]; then
-    log "stopping the PostgreSQL server this run started"
-    pg_as_postgres /usr/lib/postgresql/15/bin/pg_ctl -D "$pg_data" -m fast -w stop >/dev/null 2>&1
+  for pid in "${server_pids[@]}"; do stop_pid "$pid"; done
+  if [ -n "$pg_data" ]; then
+    log "stopping the benchmark's PostgreSQL cluster"
+    pg_as_postgres "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w stop >/dev/null 2>&1
+    if [ "$keep" = 1 ]; then log "PostgreSQL data directory kept: $pg_data"; else rm -rf "$pg_data"; fi
   fi
   if [ "$keep" = 1 ]; then
     log "work directory kept: $work"
@@ -141,16 +164,31 @@ baseline_dll="$artifacts/bin/Vardbro.Bench.Baseline/release/Vardbro.Bench.Baseli
 store_args=()
 server_env=()
 if [ $postgres = 1 ]; then
-  command -v psql >/dev/null || { echo "bench: psql is required with --postgres" >&2; exit 1; }
-  pg_port="${VARDBRO_PG_PORT:-55432}"
-  pg_data="${VARDBRO_PG_DATA:-/tmp/vardbro-pg-$pg_port}"
-  if ! pg_as_postgres /usr/lib/postgresql/15/bin/pg_ctl -D "$pg_data" status >/dev/null 2>&1; then pg_started=1; fi
-  base_cs="$(bash "$root/.ci/postgres.sh")"
-  pg_db="vardbro_bench_$$"
+  # A cluster of the run's own: the tests' server (.ci/postgres.sh, fsync=off) is neither used nor disturbed.
+  pg_data="$(mktemp -d "${TMPDIR:-/tmp}/vardbro-bench-pg.XXXXXX")"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$pg_data"
+  pg_as_postgres "$pg_bin/initdb" -D "$pg_data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$work/initdb.log" 2>&1 \
+    || { cat "$work/initdb.log" >&2; exit 1; }
+  pg_port=$(free_port)
+  if [ $pg_fast = 1 ]; then durability=(-c fsync=off -c synchronous_commit=off); else durability=(-c fsync=on -c synchronous_commit=on); fi
+  log "starting PostgreSQL on 127.0.0.1:$pg_port ($pg_data, ${durability[*]})"
+  pg_as_postgres "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_data/server.log" -w -t 60 \
+    -o "-p $pg_port -k $pg_data -c listen_addresses=127.0.0.1 -c max_connections=300 ${durability[*]}" start >/dev/null \
+    || { cat "$pg_data/server.log" >&2; exit 1; }
+  psql() { "$pg_bin/psql" "$@"; }
+  pg_db="vardbro_bench"
   psql_run "CREATE DATABASE $pg_db" >/dev/null
-  cs="${base_cs/Database=postgres/Database=$pg_db}"
+  cs="Host=127.0.0.1;Port=$pg_port;Username=postgres;Password=postgres;Database=$pg_db"
   store_args=(--provider postgres --connection "$cs")
   server_env=(Storage__Provider=postgres "ConnectionStrings__Vardbro=$cs")
+  # What the report says about the server is what the server says, not what was asked of it.
+  pg_version=$(psql_run "SHOW server_version" | cut -d' ' -f1)
+  pg_fsync=$(psql_run "SHOW fsync")
+  pg_synchronous_commit=$(psql_run "SHOW synchronous_commit")
+  pg_shared_buffers=$(psql_run "SHOW shared_buffers")
+  pg_full_page_writes=$(psql_run "SHOW full_page_writes")
+  pg_wal_sync_method=$(psql_run "SHOW wal_sync_method")
+  pg_max_connections=$(psql_run "SHOW max_connections")
 else
   mkdir -p "$work/db"
   store_args=(--provider sqlite --data-dir "$work/db")
@@ -172,6 +210,26 @@ data_size_bytes() {
   fi
 }
 size_after_load=$(data_size_bytes)
+
+# pgbench on the same server, before Vardbro starts (nothing else of the run uses the machine then):
+# the database's own ceiling for a point read (-S) and for its TPC-B-like write transaction.
+declare -A pgbench_tps pgbench_latency
+if [ $postgres = 1 ]; then
+  psql_run "CREATE DATABASE pgbench" >/dev/null
+  log "pgbench: initialising scale $pgbench_scale"
+  "$pg_bin/pgbench" -h 127.0.0.1 -p "$pg_port" -U postgres -i -q -s "$pgbench_scale" pgbench >"$work/pgbench-init.log" 2>&1 \
+    || { cat "$work/pgbench-init.log" >&2; exit 1; }
+  for mode in select write; do
+    flags=(); [ $mode = select ] && flags=(-S)
+    log "pgbench ${flags[*]:-(TPC-B-like)}: $pgbench_clients clients, ${pgbench_duration}s"
+    "$pg_bin/pgbench" -h 127.0.0.1 -p "$pg_port" -U postgres "${flags[@]}" -M prepared -c "$pgbench_clients" -j "$threads" -T "$pgbench_duration" pgbench \
+      >"$work/pgbench-$mode.txt" 2>&1 || { cat "$work/pgbench-$mode.txt" >&2; exit 1; }
+    pgbench_tps[$mode]=$(awk '/^tps = / { printf "%.0f", $3; exit }' "$work/pgbench-$mode.txt")
+    pgbench_latency[$mode]=$(awk '/^latency average = / { print $4; exit }' "$work/pgbench-$mode.txt")
+    log "pgbench $mode: ${pgbench_tps[$mode]} tps, latency average ${pgbench_latency[$mode]} ms"
+  done
+  psql_run "DROP DATABASE pgbench" >/dev/null
+fi
 
 audit_count() {
   if [ $postgres = 1 ]; then
@@ -200,20 +258,26 @@ audit_settled() {
 # ---- 3. the server ----------------------------------------------------------------------------
 # One client drives every scenario far above the default per-client rate (1,200 a minute): the limit
 # is set out of reach, so the limiter's cost is measured but it never answers 429.
-port=$(free_port)
-log "starting Vardbro on 127.0.0.1:$port"
-(
-  cd "$work" # no appsettings.json here: the server reads the one shipped beside it
-  exec env ASPNETCORE_ENVIRONMENT=Production Sandbox__Enabled=false "${server_env[@]}" \
-    Emrs__bench__Name="Benchmark EMR" Emrs__bench__Connector=local \
-    Emrs__bench__PatientIdTypes__0=emr_id Emrs__bench__PatientIdTypes__1=se_personal_number Emrs__bench__PatientIdTypes__2=no_personal_number \
-    Emrs__bench__ResourceIdTypes__0=emr_id Emrs__bench__ResourceIdTypes__1=hsa_id \
-    RateLimits__PerClient__RequestsPerMinute=60000000 RateLimits__PerClient__Burst=1000000 \
-    dotnet "$server_dll" --urls "http://127.0.0.1:$port"
-) >"$work/server.log" 2>&1 &
-server_pid=$!
-wait_http "http://127.0.0.1:$port/healthz" "$server_pid" 60
-server_url="http://127.0.0.1:$port"
+server_urls=()
+for i in $(seq "$instances"); do
+  port=$(free_port)
+  log "starting Vardbro$([ "$instances" -gt 1 ] && echo " instance $i") on 127.0.0.1:$port"
+  (
+    cd "$work" # no appsettings.json here: the server reads the one shipped beside it
+    exec env ASPNETCORE_ENVIRONMENT=Production Sandbox__Enabled=false "${server_env[@]}" \
+      Emrs__bench__Name="Benchmark EMR" Emrs__bench__Connector=local \
+      Emrs__bench__PatientIdTypes__0=emr_id Emrs__bench__PatientIdTypes__1=se_personal_number Emrs__bench__PatientIdTypes__2=no_personal_number \
+      Emrs__bench__ResourceIdTypes__0=emr_id Emrs__bench__ResourceIdTypes__1=hsa_id \
+      RateLimits__PerClient__RequestsPerMinute=60000000 RateLimits__PerClient__Burst=1000000 \
+      dotnet "$server_dll" --urls "http://127.0.0.1:$port"
+  ) >"$work/server$([ "$i" -gt 1 ] && echo "$i").log" 2>&1 &
+  server_pids+=($!)
+  # One after the other: each starts against a database the one before has already checked.
+  wait_http "http://127.0.0.1:$port/healthz" "$!" 60
+  server_urls+=("http://127.0.0.1:$port")
+done
+server_pid=${server_pids[0]}
+server_url=${server_urls[0]}
 auth=(-H "x-leyr-client-id: bench-client" -H "x-leyr-client-secret: bench-secret")
 curl -sf "${auth[@]}" -o "$work/patient.json" "$server_url/api/emrs/bench/care-units/C1/patients/emr_id:$(head -1 "$data/patients_emr.txt")" \
   || { log "the benchmark client cannot read a loaded patient"; exit 1; }
@@ -229,6 +293,16 @@ to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
 
 field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2" | head -1; }
 
+# User and system CPU ticks of the process(es) under test: the baseline while it runs, else every instance.
+cpu_ticks() {
+  local pids=("${server_pids[@]}") total=0 pid
+  [ -n "$baseline_pid" ] && pids=("$baseline_pid")
+  for pid in "${pids[@]}"; do
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
 run_wrk() { # name script url audited(0|1)
   local name="$1" script="$2" url="$3" is_audited="$4" slug out before=0 after=0 line
   slug=$(tr -c 'a-zA-Z0-9\n' '_' <<<"$name")
@@ -240,10 +314,10 @@ run_wrk() { # name script url audited(0|1)
   if [ "$is_audited" = 1 ]; then before=$(audit_settled); fi
   # The process's CPU time over the measured run: per request, it does not depend on how fast the
   # shared machine happens to be at the time, as req/s does (only on what the server does).
-  local pid=${baseline_pid:-$server_pid} ticks_before ticks_after
-  ticks_before=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+  local ticks_before ticks_after
+  ticks_before=$(cpu_ticks)
   (cd "$here/wrk" && wrk -t"$threads" -c"$connections" -d"${duration}s" --timeout 10s --latency -s "$script" "$url") >"$out" 2>&1
-  ticks_after=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+  ticks_after=$(cpu_ticks)
   if [ "$is_audited" = 1 ]; then after=$(audit_settled); fi
   line=$(grep '^BENCH_RESULT' "$out" || true)
   [ -n "$line" ] || { cat "$out" >&2; log "$name: no result from wrk"; exit 1; }
@@ -278,6 +352,8 @@ run_wrk "baseline (static patient JSON)" get_patient_emr.lua "http://127.0.0.1:$
 stop_pid "$baseline_pid"
 baseline_pid=""
 baseline_rps=${rps["baseline (static patient JSON)"]}
+# From here on every wrk thread keeps to one instance (common.lua's setup sets its address).
+[ "$instances" -gt 1 ] && export BENCH_HOSTS="${server_urls[*]#http://}"
 
 server_scripts=(get_patient_emr.lua get_patient_se.lua search_lastname.lua timeslots.lua post_appointment.lua post_patient.lua)
 log "JIT warm-up: every server scenario for ${jit_warmup}s"
@@ -297,6 +373,11 @@ audit_end=$(audit_settled)
 # ---- 6. report --------------------------------------------------------------------------------
 vmhwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")
 vmrss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$server_pid/status")
+instance_rss="" instance_cpu=""
+for pid in "${server_pids[@]}"; do
+  instance_rss="$instance_rss${instance_rss:+, }$(awk '/^VmHWM:/ { printf "%.1f MB", $2 / 1024 }' "/proc/$pid/status")"
+  instance_cpu="$instance_cpu${instance_cpu:+, }$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f s", ($14 + $15) / hz }' "/proc/$pid/stat")"
+done
 size_after_run=$(data_size_bytes)
 cores=$(nproc)
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -312,6 +393,8 @@ verdict() { if "$@"; then echo "met"; else echo "**not met**"; fi; }
 
 suffix=""
 [ $postgres = 1 ] && suffix="$suffix-postgres"
+[ $pg_fast = 1 ] && suffix="$suffix-fast"
+[ "$instances" -gt 1 ] && suffix="$suffix-${instances}inst"
 [ $quick = 1 ] && suffix="$suffix-quick"
 [ "$patients" != "$default_patients" ] && suffix="$suffix-${patients}p"
 mkdir -p "$here/results"
@@ -343,25 +426,51 @@ done
 run_audit_ok=0
 if [ "$audit_end" -ge "$run_responses" ] && [ "$audit_end" -le "$run_sent" ]; then run_audit_ok=1; fi
 
+# No two active appointments of one resource overlap, whatever raced for the slots (SQL on the store).
+overlaps="" active_appointments=""
+if [ $postgres = 1 ]; then
+  overlaps=$(psql_run 'SELECT COUNT(*) FROM local_appointments a JOIN local_appointments b
+    ON a."Emr" = b."Emr" AND a."ResourceId" = b."ResourceId" AND a."Key" < b."Key"
+   AND a."StartUtc" < b."EndUtc" AND b."StartUtc" < a."EndUtc"
+   WHERE a."Status" <> '"'cancelled'"' AND b."Status" <> '"'cancelled'"'' "$pg_db")
+  active_appointments=$(psql_run 'SELECT COUNT(*) FROM local_appointments WHERE "Status" <> '"'cancelled'"'' "$pg_db")
+fi
+
 {
   echo "# Vardbro benchmark: $(date +%F), $provider, $(num "$patients") patients$([ $quick = 1 ] && echo " (quick)")"
   echo
   echo "- Machine: $cores cores ($cpu), $mem_total RAM; wrk and the server share these cores. $(dotnet --version | sed 's/^/.NET SDK /'); commit $commit."
   if [ $postgres = 1 ]; then
-    echo "- PostgreSQL $(psql_run "SHOW server_version" | cut -d' ' -f1) from .ci/postgres.sh: fsync=$(psql_run "SHOW fsync"), synchronous_commit=$(psql_run "SHOW synchronous_commit") (a throwaway test server: commits are not flushed to disk)."
+    echo "- PostgreSQL $pg_version, a cluster of this run's own$([ $pg_fast = 1 ] && echo " started with **--pg-fast**"), as the server reported it (\`SHOW\`): **fsync=$pg_fsync, synchronous_commit=$pg_synchronous_commit**, shared_buffers=$pg_shared_buffers, full_page_writes=$pg_full_page_writes, wal_sync_method=$pg_wal_sync_method, max_connections=$pg_max_connections$([ "$pg_fsync" = off ] && echo " (commits are not flushed to disk: not durable)")."
+    echo "- pgbench on the same server before Vardbro started (scale $pgbench_scale, $pgbench_clients clients, -j $threads, -M prepared, ${pgbench_duration}s each): **-S (select-only) $(num "${pgbench_tps[select]}") tps** (latency average ${pgbench_latency[select]} ms), **TPC-B-like $(num "${pgbench_tps[write]}") tps** (latency average ${pgbench_latency[write]} ms)."
   else
     echo "- SQLite (the bundled e_sqlite3) in WAL mode with the server's settings: synchronous at SQLite's default (FULL; the server does not set it), one file in a temporary directory on the local disk."
   fi
   echo "- Data: $(num "$LOAD_PATIENTS") patients ($(num "$LOAD_SE") Swedish, $(num "$LOAD_NO") Norwegian; $(num "$LOAD_CONTACTS") phones/e-mails), 50 resources with weekly schedules, 2 services, $(num "$LOAD_APPOINTMENTS") existing appointments. Store size after the load: $(mb "$size_after_load"); after the run: $(mb "$size_after_run")."
   echo "- Bulk load ($LOAD_METHOD): **$(num "$LOAD_PATIENTS_PER_SECOND") patients/s** ($(num "$LOAD_PATIENTS") patients with contacts in ${LOAD_PATIENT_SECONDS} s; loader total ${LOAD_TOTAL_SECONDS} s including migrations, master data and appointments)."
-  echo "- Server peak RSS (VmHWM at the end): **$(mb $((vmhwm_kb * 1024)))** (VmRSS at the end $(mb $((vmrss_kb * 1024))))."
+  if [ "$instances" -gt 1 ]; then
+    echo "- **$instances Vardbro instances** (separate processes) on the one database; wrk thread k sends every request of its connections to instance k mod $instances (\`BENCH_HOSTS\`, set in common.lua's setup), so the contention scenario races each slot across the instances. req/s are the instances' together, server CPU µs/req is all instances' CPU over all responses."
+    echo "- Per instance: peak RSS (VmHWM at the end) $instance_rss; CPU time over the whole run (user + system) $instance_cpu (each instance's share of the work)."
+  else
+    echo "- Server peak RSS (VmHWM at the end): **$(mb $((vmhwm_kb * 1024)))** (VmRSS at the end $(mb $((vmrss_kb * 1024))))."
+  fi
   echo "- wrk: -t$threads -c$connections -d${duration}s --latency --timeout 10s per scenario, after a JIT warm-up of every scenario (${jit_warmup}s each) and a ${warmup}s warm-up right before it; Lua scripts in bench/wrk/."
   echo
-  echo "| scenario | req/s | p50 (ms) | p99 (ms) | vs baseline req/s | server CPU µs/req | errors | notes |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---|"
-  for n in "${order[@]}"; do
-    echo "| $n | $(num "${rps[$n]}") | ${p50[$n]} | ${p99[$n]} | $(pct "${rps[$n]}" "$baseline_rps") | ${cpu_us[$n]} | ${errs[$n]} | ${notes[$n]} |"
-  done
+  if [ $postgres = 1 ]; then
+    echo "| scenario | req/s | p50 (ms) | p99 (ms) | vs baseline req/s | vs pgbench -S tps | vs pgbench write tps | server CPU µs/req | errors | notes |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    for n in "${order[@]}"; do
+      echo "| $n | $(num "${rps[$n]}") | ${p50[$n]} | ${p99[$n]} | $(pct "${rps[$n]}" "$baseline_rps") | $(pct "${rps[$n]}" "${pgbench_tps[select]}") | $(pct "${rps[$n]}" "${pgbench_tps[write]}") | ${cpu_us[$n]} | ${errs[$n]} | ${notes[$n]} |"
+    done
+    echo
+    echo "The ratios to pgbench compare requests per second with pgbench's transactions per second; for POST appointment the requests include the 409s: its successful bookings/s against pgbench's write tps are $(pct "$booking_rate" "${pgbench_tps[write]}")."
+  else
+    echo "| scenario | req/s | p50 (ms) | p99 (ms) | vs baseline req/s | server CPU µs/req | errors | notes |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---|"
+    for n in "${order[@]}"; do
+      echo "| $n | $(num "${rps[$n]}") | ${p50[$n]} | ${p99[$n]} | $(pct "${rps[$n]}" "$baseline_rps") | ${cpu_us[$n]} | ${errs[$n]} | ${notes[$n]} |"
+    done
+  fi
   echo
   echo "Errors are socket errors/timeouts plus unexpected statuses: anything but 200 for the GETs and the search, but 201/409 for POST appointment, but 201/200 for POST patient."
   echo
@@ -405,6 +514,25 @@ if [ "$audit_end" -ge "$run_responses" ] && [ "$audit_end" -le "$run_sent" ]; th
   echo "| booking: no errors but 409s, >= 500 bookings/s | ${errs[$b]} errors, $booking_rate bookings/s | $(verdict [ $ok = yes ]) |"
   echo "| audit trail complete | measured runs: $(num $total_audited) rows for $(num $total_responses) responses / $(num $total_sent) sent; whole run: $(num "$audit_end") rows for $(num "$run_responses") responses / $(num "$run_sent") sent | $([ $audit_ok = 1 ] && [ $run_audit_ok = 1 ] && echo met || echo '**not met**') |"
   echo
+  if [ $postgres = 1 ]; then
+    echo "## Targets (issue #22, durable PostgreSQL; stated for 100,000 patients)"
+    echo
+    sel=${pgbench_tps[select]} wr=${pgbench_tps[write]}
+    echo "| target | measured | verdict |"
+    echo "|---|---|---|"
+    for g in "$g1" "$g2"; do
+      ok=no; if le 0.25 "$(awk -v a="${rps[$g]}" -v b="$sel" 'BEGIN { print (b > 0 ? a / b : 0) }')" && lt "${p99[$g]}" 20; then ok=yes; fi
+      echo "| $g: >= 25% of pgbench -S tps, p99 < 20 ms | $(pct "${rps[$g]}" "$sel"), p99 ${p99[$g]} ms | $(verdict [ $ok = yes ]) |"
+    done
+    ok=no; if le 0.10 "$(awk -v a="${rps[$s]}" -v b="$sel" 'BEGIN { print (b > 0 ? a / b : 0) }')" && lt "${p99[$s]}" 40; then ok=yes; fi
+    echo "| search: >= 10% of pgbench -S tps, p99 < 40 ms | $(pct "${rps[$s]}" "$sel"), p99 ${p99[$s]} ms | $(verdict [ $ok = yes ]) |"
+    echo "| timeslots: >= 25% of pgbench -S tps | $(pct "${rps[$t]}" "$sel") | $(verdict le 0.25 "$(awk -v a="${rps[$t]}" -v b="$sel" 'BEGIN { print (b > 0 ? a / b : 0) }')") |"
+    ok=no; if [ "${errs[$b]}" = 0 ] && le 0.5 "$(awk -v a="$booking_rate" -v b="$wr" 'BEGIN { print (b > 0 ? a / b : 0) }')"; then ok=yes; fi
+    echo "| bookings: >= 50% of pgbench write tps, 0 errors but 409s | $booking_rate bookings/s = $(pct "$booking_rate" "$wr"), ${errs[$b]} errors | $(verdict [ $ok = yes ]) |"
+    echo "| 0 overlapping active appointments afterwards (SQL$([ "$instances" -gt 1 ] && echo ", $instances instances")) | $overlaps overlapping pairs among $(num "$active_appointments") active appointments | $(verdict [ "$overlaps" = 0 ]) |"
+    echo "| audit trail complete | see above | $([ $audit_ok = 1 ] && [ $run_audit_ok = 1 ] && echo met || echo '**not met**') |"
+    echo
+  fi
   echo "<details><summary>raw wrk results</summary>"
   echo
   echo '```'

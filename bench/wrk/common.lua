@@ -35,7 +35,16 @@ end
 function M.install(opts)
   local threads = {}
 
+  -- BENCH_HOSTS="host:port host:port ...": several server instances; thread k sends all its
+  -- requests to instance k mod n (wrk connects each thread to thread.addr).
+  local hosts = {}
+  for h in (os.getenv("BENCH_HOSTS") or ""):gmatch("%S+") do hosts[#hosts + 1] = h end
+
   function setup(thread)
+    if #hosts > 0 then
+      local host, port = hosts[(#threads % #hosts) + 1]:match("^(.+):(%d+)$")
+      thread.addr = wrk.lookup(host, port)[1]
+    end
     thread:set("tid", #threads)
     table.insert(threads, thread)
   end

@@ -191,7 +191,8 @@ public sealed partial class ClinikoConnector
         }
 
         // The file comes last: S3 ignores fields after it. Names are quoted as RFC 7578 writes them.
-        var file = new ReadOnlyMemoryContent(document.Content);
+        // A seekable stream: the file is sent from where the upload put it, and again if the post is retried.
+        var file = new StreamContent(document.Content.OpenRead());
         file.Headers.ContentType = new MediaTypeHeaderValue(document.Format);
         file.Headers.ContentDisposition = new ContentDispositionHeaderValue("form-data") { Name = Quoted("file"), FileName = Quoted(fileName) };
         form.Add(file);

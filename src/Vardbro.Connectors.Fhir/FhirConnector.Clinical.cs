@@ -87,23 +87,26 @@ public sealed partial class FhirConnector
     public async Task<DocumentInfo> StoreDocumentAsync(string careUnitId, NewDocument document, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(document);
+
+        // FHIR carries the bytes base64 inside a JSON resource: the whole document is in memory here.
+        var bytes = await document.Content.ToArrayAsync(cancellationToken);
         if (!(await CapabilitiesAsync(cancellationToken)).Declares("Binary", "create"))
         {
             // A server whose Binaries are read-only (Millennium) takes the bytes inline and keeps them as a Binary itself.
-            var inline = FhirMapping.ToFhir(careUnitId, document, string.Empty, Now());
+            var inline = FhirMapping.ToFhir(careUnitId, document, bytes, string.Empty, Now());
             foreach (var attachment in inline.Content.Select(c => c.Attachment).OfType<F.Attachment>())
             {
                 attachment.Url = null;
-                attachment.Data = document.Content.ToArray();
+                attachment.Data = bytes;
             }
 
             var (made, _) = await http.CreateAsync(inline, null, cancellationToken);
             return FhirMapping.ToDocument(made);
         }
 
-        var binary = new F.Binary { ContentType = document.Format, Data = document.Content.ToArray() };
+        var binary = new F.Binary { ContentType = document.Format, Data = bytes };
         var (stored, _) = await http.CreateAsync(binary, null, cancellationToken);
-        var (created, _) = await http.CreateAsync(FhirMapping.ToFhir(careUnitId, document, stored.Id ?? string.Empty, Now()), null, cancellationToken);
+        var (created, _) = await http.CreateAsync(FhirMapping.ToFhir(careUnitId, document, bytes, stored.Id ?? string.Empty, Now()), null, cancellationToken);
         return FhirMapping.ToDocument(created);
     }
 

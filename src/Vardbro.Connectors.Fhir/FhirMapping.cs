@@ -503,12 +503,12 @@ public static class FhirMapping
     }
 
     /// <summary>A new document's reference as sent to a FHIR server; its bytes are in <c>Binary/binaryId</c>.</summary>
-    public static F.DocumentReference ToFhir(string careUnitId, NewDocument document, string binaryId, DateTimeOffset now)
+    public static F.DocumentReference ToFhir(string careUnitId, NewDocument document, ReadOnlySpan<byte> content, string binaryId, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(document);
         var fhir = DocumentReference(document.Title, document.Type, document.Format, document.Content.Length, document.Sha256, "Binary/" + binaryId, document.PatientEmrId, careUnitId, document.CreatedById, now, FhirIdMap.Server);
 #pragma warning disable CA5350 // Attachment.hash is SHA-1 by definition in FHIR R4; SHA-256 travels in an extension.
-        fhir.Content[0].Attachment.Hash = SHA1.HashData(document.Content.Span);
+        fhir.Content[0].Attachment.Hash = SHA1.HashData(content);
 #pragma warning restore CA5350
         return fhir;
     }

@@ -42,7 +42,7 @@ public sealed record NewDocument(
     string Type,
     string Format,
     string CreatedById,
-    ReadOnlyMemory<byte> Content,
+    DocumentBytes Content,
     string Sha256);
 
 public sealed record DocumentPage(IReadOnlyList<DocumentInfo> Items, string? NextCursor);

@@ -26,6 +26,37 @@ public sealed class DocumentsTests(VardbroFactory factory) : IClassFixture<Vardb
         new JsonObject { ["content"] = Convert.ToBase64String(content), ["format"] = format, ["title"] = title, ["type"] = type, ["created_by_id"] = author }.ToJsonString();
 
     [Fact]
+    public async Task A_document_of_several_read_ranges_and_decode_blocks_round_trips_with_its_length()
+    {
+        // Over 512 KiB (a PostgreSQL download's range) and 48 KiB (an upload's decode block), not a multiple of either.
+        using var client = factory.Sandbox();
+        var pdf = Pdf((1300 * 1024) + 17);
+        var id = (string)(await client.PostJsonAsync(Documents, Upload(pdf), HttpStatusCode.Created))["id"]!;
+
+        using var download = await client.GetAsync(new Uri($"{Documents}/{id}/content", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.OK, download.StatusCode);
+        Assert.Equal(pdf.Length, download.Content.Headers.ContentLength);
+        Assert.Equal(pdf, await download.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
+    public async Task Plain_text_is_checked_as_UTF_8_to_its_last_byte()
+    {
+        // Multi-byte characters across every decode block's edge; then the same with one bad byte at the very end.
+        using var client = factory.Sandbox();
+        var text = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("Remiss åäö ø æ 😀 ", 12_000)));
+        var id = (string)(await client.PostJsonAsync(Documents, Upload(text, "text/plain"), HttpStatusCode.Created))["id"]!;
+        using (var download = await client.GetAsync(new Uri($"{Documents}/{id}/content", UriKind.Relative)))
+        {
+            Assert.Equal(text, await download.Content.ReadAsByteArrayAsync());
+        }
+
+        await client.PostProblemAsync(Documents, Upload([.. text, 0xC3], "text/plain"), HttpStatusCode.BadRequest, "INVALID_DOCUMENT_FORMAT", "content");
+        await client.PostProblemAsync(Documents, Upload([.. text, 0], "text/plain"), HttpStatusCode.BadRequest, "INVALID_DOCUMENT_FORMAT", "content");
+    }
+
+    [Fact]
     public async Task Attach_a_document_quickstart_round_trips_the_bytes()
     {
         using var client = factory.Sandbox();

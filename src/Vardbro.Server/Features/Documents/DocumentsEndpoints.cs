@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using System.Security.Cryptography;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Net.Http.Headers;
 using Vardbro.Connectors;
@@ -77,6 +76,7 @@ public static class DocumentsEndpoints
         var patient = await PatientsEndpoints.RequireAuditedAsync(scope, patient_id);
 
         var body = await DocumentUploadReader.ReadAsync(scope.HttpContext.Request, limits.MaxSizeBytes, scope.CancellationToken);
+        scope.HttpContext.Response.RegisterForDispose(body.Content); // its temporary file goes when the request ends
         var errors = new List<ApiError>();
         var title = Http.Text(body.Title, "title", 256, errors, required: true);
         var type = Http.Text(body.Type, "type", 128, errors, required: true);
@@ -85,7 +85,7 @@ public static class DocumentsEndpoints
         {
             errors.Add(new ApiError(ErrorCodes.InvalidDocumentFormat, $"format must be one of {string.Join(", ", DocumentFormats.Allowed)}.", "format"));
         }
-        else if (!DocumentFormats.Matches(normalized, body.Content))
+        else if (!body.Content.Matches(normalized))
         {
             errors.Add(new ApiError(ErrorCodes.InvalidDocumentFormat, $"The bytes of content are not {normalized}.", "content"));
         }
@@ -96,7 +96,7 @@ public static class DocumentsEndpoints
 
         var author = await ResourcesEndpoints.CreatedByAsync(scope, body.CreatedById, errors);
         Http.ThrowIfAny(errors);
-        var sha256 = Convert.ToHexStringLower(SHA256.HashData(body.Content));
+        var sha256 = body.Content.Sha256;
         var stored = await scope.Require<IDocuments>().StoreDocumentAsync(
             unit.Id, new NewDocument(patient.EmrId, title!, type!, format!, author!, body.Content, sha256), scope.CancellationToken);
         scope.Audit.ResourceId = stored.Id;
