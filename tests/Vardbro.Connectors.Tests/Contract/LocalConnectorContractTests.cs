@@ -57,7 +57,7 @@ public abstract class LocalConnectorContractTests : ConnectorContractTests
         return Task.FromResult(new ConnectorUnderTest(connector, db));
     }
 
-    private LocalConnector Connector(StoreDb db) =>
+    protected LocalConnector Connector(StoreDb db) =>
         new(db, Emr, TimeProvider.System, new FileBlobStore(Path.Combine(Directory, "blobs")));
 
     public override async Task DisposeAsync()
@@ -89,7 +89,7 @@ public abstract class LocalConnectorContractTests : ConnectorContractTests
     {
         public override StorageProvider Provider => StorageProvider.Postgres;
 
-        protected override void OnModelCreating(ModelBuilder modelBuilder) => LocalEhrModel.Configure(modelBuilder, "C");
+        protected override void OnModelCreating(ModelBuilder modelBuilder) => LocalEhrModel.Configure(modelBuilder, "C", ChangeFeedOrder.PostgresTransactionId);
     }
 }
 
@@ -146,6 +146,56 @@ public sealed class LocalPostgresContractTests : LocalConnectorContractTests
         }
 
         await db.Database.EnsureCreatedAsync();
+    }
+
+    /// <summary>
+    /// Writers commit in any order on PostgreSQL: an event whose transaction is still open, with the
+    /// lower key, must hold back the feed (and the webhook fan-out, which reads it the same way) until
+    /// it commits, or a reader moving on with <c>after</c> would pass it for ever.
+    /// </summary>
+    [Fact]
+    public async Task The_feed_waits_for_an_event_whose_transaction_is_open_and_never_passes_it()
+    {
+        await using var db = NewDb();
+        var connector = Connector(db);
+        IReadOnlyList<ChangeEvent> registered = [];
+        for (var attempt = 0; attempt < 100 && registered.Count < 4; attempt++)
+        {
+            await Task.Delay(attempt == 0 ? 0 : 100);
+            registered = (await connector.ListEventsAsync(Unit, new ChangeEventQuery(null, null), 1000, null, default)).Items;
+        }
+
+        // The four patients the reset registered; what follows them is what this test writes.
+        var seen = registered[^1].Id;
+
+        await using var open = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(Admin) { Database = database }.ToString());
+        await open.OpenAsync();
+        await using var transaction = await open.BeginTransactionAsync();
+        await using (var insert = new NpgsqlCommand(
+            """INSERT INTO local_events ("Emr", "CareUnitId", "Type", "SubjectType", "SubjectId", "OccurredAt") VALUES ('local', @unit, 'patient.updated', 'patient', 'pat_in_flight', now())""",
+            open,
+            transaction))
+        {
+            insert.Parameters.AddWithValue("unit", Unit);
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        // A later write, with the higher key, commits first.
+        await connector.CreateOrReturnPatientAsync(Unit, new NewPatient("Ebba", "Early", new TypedId(IdType.SePersonalNumber, "198507091232"), null, null, [], [], null), default);
+        Assert.Empty((await connector.ListEventsAsync(Unit, new ChangeEventQuery(seen, null), 100, null, default)).Items);
+
+        await transaction.CommitAsync();
+
+        // Both now, the earlier key first; a transaction that another test holds open may delay them a moment.
+        IReadOnlyList<ChangeEvent> events = [];
+        for (var attempt = 0; attempt < 100 && events.Count < 2; attempt++)
+        {
+            await Task.Delay(attempt == 0 ? 0 : 100);
+            events = (await connector.ListEventsAsync(Unit, new ChangeEventQuery(seen, null), 100, null, default)).Items;
+        }
+
+        Assert.Equal(["patient.updated", "patient.created"], events.Select(e => e.Type));
+        Assert.Equal("pat_in_flight", events[0].SubjectId);
     }
 
     public override async Task DisposeAsync()
