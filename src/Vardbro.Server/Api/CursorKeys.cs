@@ -15,23 +15,7 @@ public sealed class CursorsOptions : IValidatableObject
     public string? Key { get; set; }
 
     /// <summary>The key's bytes; null when unset or not valid.</summary>
-    public byte[]? KeyBytes()
-    {
-        if (string.IsNullOrEmpty(Key))
-        {
-            return null;
-        }
-
-        try
-        {
-            var key = Convert.FromBase64String(Key);
-            return key.Length >= 32 ? key : null;
-        }
-        catch (FormatException)
-        {
-            return null;
-        }
-    }
+    public byte[]? KeyBytes() => string.IsNullOrEmpty(Key) ? null : Settings.KeyFromBase64(Key);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {

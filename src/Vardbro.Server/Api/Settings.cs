@@ -13,6 +13,20 @@ namespace Vardbro.Server.Api;
 /// </summary>
 public static class Settings
 {
+    /// <summary>A key given as base64 (<c>openssl rand -base64 32</c>); null when that is not base64 of at least 32 bytes.</summary>
+    public static byte[]? KeyFromBase64(string base64)
+    {
+        try
+        {
+            var key = Convert.FromBase64String(base64);
+            return key.Length >= 32 ? key : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Binds <typeparamref name="T"/> to <paramref name="section"/>, validated when the server starts.</summary>
     public static OptionsBuilder<T> AddSettings<T>(this IServiceCollection services, string section)
         where T : class

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
+using Vardbro.Server.Api;
 using Vardbro.Server.Storage;
 
 namespace Vardbro.Server.Audit;
@@ -135,7 +136,7 @@ public sealed partial class AuditKey
             throw new InvalidOperationException($"{name} '{path}' cannot be read: {ex.Message}", ex);
         }
 
-        return AuditOptions.Decode(text) ?? throw new InvalidOperationException($"{name} '{path}' must hold base64 of at least 32 bytes (e.g. openssl rand -base64 32).");
+        return Settings.KeyFromBase64(text) ?? throw new InvalidOperationException($"{name} '{path}' must hold base64 of at least 32 bytes (e.g. openssl rand -base64 32).");
     }
 
     private static byte[] Generate(string path, out bool generated)

@@ -374,21 +374,7 @@ public sealed class AuditOptions : IValidatableObject
     [Range(1, 86400, ErrorMessage = "must be a number of seconds from 1 to 86400.")]
     public double AnchorIntervalSeconds { get; set; } = 60;
 
-    public byte[]? KeyBytes() => string.IsNullOrEmpty(Key) ? null : Decode(Key);
-
-    /// <summary>The key's bytes from base64; null when that is not base64 of at least 32 bytes.</summary>
-    public static byte[]? Decode(string base64)
-    {
-        try
-        {
-            var key = Convert.FromBase64String(base64);
-            return key.Length >= 32 ? key : null;
-        }
-        catch (FormatException)
-        {
-            return null;
-        }
-    }
+    public byte[]? KeyBytes() => string.IsNullOrEmpty(Key) ? null : Settings.KeyFromBase64(Key);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {

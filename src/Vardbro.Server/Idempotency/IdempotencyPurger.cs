@@ -1,3 +1,5 @@
+using Vardbro.Server.Storage;
+
 namespace Vardbro.Server.Idempotency;
 
 /// <summary>
@@ -9,38 +11,19 @@ public sealed partial class IdempotencyPurger(IdempotencyStore store, TimeProvid
 {
     public static readonly TimeSpan Interval = TimeSpan.FromMinutes(10);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(Interval, time);
-        try
-        {
-            do
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        BackgroundRounds.EveryAsync(
+            Interval,
+            time,
+            async cancellationToken =>
             {
-                try
+                if (await store.PurgeAsync(time.GetUtcNow() - IdempotencyMiddleware.Retention, cancellationToken) is > 0 and var purged)
                 {
-                    var purged = await store.PurgeAsync(time.GetUtcNow() - IdempotencyMiddleware.Retention, stoppingToken);
-                    if (purged > 0)
-                    {
-                        LogPurged(logger, purged);
-                    }
+                    LogPurged(logger, purged);
                 }
-                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-                {
-                    return;
-                }
-#pragma warning disable CA1031 // the next round tries again
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    LogPurgeFailed(logger, ex);
-                }
-            }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
+            },
+            ex => LogPurgeFailed(logger, ex),
+            stoppingToken);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Purged {Count} expired idempotency records")]
     private static partial void LogPurged(ILogger logger, int count);

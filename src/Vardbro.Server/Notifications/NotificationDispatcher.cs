@@ -70,34 +70,17 @@ public sealed partial class NotificationDispatcher(
             return;
         }
 
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
+        await BackgroundRounds.OnWakeAsync(
+            wake,
+            PollInterval,
+            async cancellationToken =>
             {
-                while (await DispatchDueAsync(stoppingToken) == BatchSize)
+                while (await DispatchDueAsync(cancellationToken) == BatchSize)
                 {
                 }
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-#pragma warning disable CA1031 // a failed pass is retried by the next one
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                LogPassFailed(logger, ex);
-            }
-
-            try
-            {
-                await wake.WaitAsync(PollInterval, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
+            },
+            ex => LogPassFailed(logger, ex),
+            stoppingToken);
     }
 
     /// <summary>One pass: claims up to <see cref="BatchSize"/> due messages, sends them and records the outcomes. Returns how many it claimed.</summary>

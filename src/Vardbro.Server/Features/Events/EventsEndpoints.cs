@@ -106,38 +106,19 @@ public sealed partial class EventPurger(IServiceScopeFactory scopes, IOptions<Ev
         return await db.Set<ChangeEventRow>().Where(e => e.OccurredAt < cutoff).ExecuteDeleteAsync(cancellationToken);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(Interval, time);
-        try
-        {
-            do
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        BackgroundRounds.EveryAsync(
+            Interval,
+            time,
+            async cancellationToken =>
             {
-                try
+                if (await PurgeAsync(cancellationToken) is > 0 and var purged)
                 {
-                    var purged = await PurgeAsync(stoppingToken);
-                    if (purged > 0)
-                    {
-                        LogPurged(logger, purged);
-                    }
+                    LogPurged(logger, purged);
                 }
-                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-                {
-                    return;
-                }
-#pragma warning disable CA1031 // the next round tries again
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    LogPurgeFailed(logger, ex);
-                }
-            }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
+            },
+            ex => LogPurgeFailed(logger, ex),
+            stoppingToken);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Purged {Count} events past retention")]
     private static partial void LogPurged(ILogger logger, int count);

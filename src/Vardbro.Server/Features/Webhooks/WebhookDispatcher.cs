@@ -126,35 +126,8 @@ public sealed partial class WebhookDispatcher(
     /// <summary>The body of a message, serialized as every answer of the API is.</summary>
     public string Serialize(WebhookPayload payload) => JsonSerializer.Serialize(payload, json.Value.SerializerOptions);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await PassAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-#pragma warning disable CA1031 // a failed pass is retried by the next one
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                LogPassFailed(logger, ex);
-            }
-
-            try
-            {
-                await wake.WaitAsync(PollInterval, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        BackgroundRounds.OnWakeAsync(wake, PollInterval, PassAsync, ex => LogPassFailed(logger, ex), stoppingToken);
 
     /// <summary>One pass: fans new events out, then sends what is due until nothing is.</summary>
     public async Task PassAsync(CancellationToken cancellationToken)
