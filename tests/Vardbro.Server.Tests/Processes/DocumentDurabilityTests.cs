@@ -114,7 +114,7 @@ public sealed partial class DocumentDurabilityTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_25_MiB_upload_raises_peak_memory_by_less_than_three_times_its_size()
+    public async Task A_25_MiB_upload_raises_peak_memory_by_at_most_1_2_times_its_size()
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -173,12 +173,12 @@ public sealed partial class DocumentDurabilityTests(ITestOutputHelper output)
 
         var first = measurements[0];
         Assert.True(
-            first.IncreaseKb * 1024L < 3L * LargeDocumentBytes,
-            $"A 25 MiB upload raised the server's peak RSS (VmHWM) from {first.HwmBeforeKb} kB to {first.HwmAfterKb} kB: +{first.IncreaseKb / 1024.0:F1} MiB, {first.Ratio:F2}× the document (limit 3×).");
+            first.IncreaseKb * 1024L * 10 <= 12L * LargeDocumentBytes,
+            $"A 25 MiB upload raised the server's peak RSS (VmHWM) from {first.HwmBeforeKb} kB to {first.HwmAfterKb} kB: +{first.IncreaseKb / 1024.0:F1} MiB, {first.Ratio:F2}× the document (limit 1.2×: the upload is streamed).");
         var second = measurements[1];
         Assert.True(
-            second.IncreaseKb * 1024L < 3L * LargeDocumentBytes,
-            $"The second 25 MiB upload raised the server's peak RSS (VmHWM) from {second.HwmBeforeKb} kB to {second.HwmAfterKb} kB: +{second.IncreaseKb / 1024.0:F1} MiB, {second.Ratio:F2}× the document (limit 3×).");
+            second.IncreaseKb * 1024L * 10 <= 12L * LargeDocumentBytes,
+            $"The second 25 MiB upload raised the server's peak RSS (VmHWM) from {second.HwmBeforeKb} kB to {second.HwmAfterKb} kB: +{second.IncreaseKb / 1024.0:F1} MiB, {second.Ratio:F2}× the document (limit 1.2×: the upload is streamed).");
     }
 
     private sealed record Measurement(int Run, int BodyBytes, bool PeakReset, long HwmBeforeKb, long HwmAfterKb, long RssBeforeKb, long RssAfterKb)
