@@ -2,14 +2,14 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using Vardbro.Connectors;
+using StandardWebhooks;
 using Vardbro.Connectors.Local;
+using Vardbro.Connectors;
 using Vardbro.Server.Api;
 using Vardbro.Server.Emrs;
 using Vardbro.Server.Features.Events;
@@ -114,14 +114,9 @@ public sealed partial class WebhookDispatcher(
         }
     }
 
-    /// <summary>The <c>webhook-signature</c> value: <c>v1,</c> and the base64 HMAC-SHA256 of <c>{id}.{timestamp}.{body}</c> under the secret's key.</summary>
-    public static string Sign(string secret, string messageId, long timestamp, string body)
-    {
-        ArgumentNullException.ThrowIfNull(secret);
-        var key = Convert.FromBase64String(secret.StartsWith("whsec_", StringComparison.Ordinal) ? secret["whsec_".Length..] : secret);
-        var mac = HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{messageId}.{timestamp}.{body}")));
-        return "v1," + Convert.ToBase64String(mac);
-    }
+    /// <summary>The <c>webhook-signature</c> value (<c>v1,</c> and the base64 HMAC-SHA256 of <c>{id}.{timestamp}.{body}</c>), made by the Standard Webhooks library.</summary>
+    public static string Sign(string secret, string messageId, long timestamp, string body) =>
+        new StandardWebhook(secret).Sign(messageId, DateTimeOffset.FromUnixTimeSeconds(timestamp), body);
 
     /// <summary>The body of a message, serialized as every answer of the API is.</summary>
     public string Serialize(WebhookPayload payload) => JsonSerializer.Serialize(payload, json.Value.SerializerOptions);
