@@ -179,7 +179,11 @@ public sealed class ChangeEventRow
     /// <summary>The EHR id of the patient a note or document belongs to (their paths name it).</summary>
     public string? SubjectPatientId { get; set; }
 
+    /// <summary>When the change happened, by the EHR's clock (for a polled EHR, its change time, maybe whole seconds).</summary>
     public DateTimeOffset OccurredAt { get; set; }
+
+    /// <summary>When the event entered the feed, by Vardbro's clock: a webhook subscription receives the events recorded from its creation on.</summary>
+    public DateTimeOffset RecordedAt { get; set; }
 
     /// <summary>
     /// The writing transaction's id on PostgreSQL (set by the database), 0 where writers are serial

@@ -5,13 +5,21 @@ namespace Vardbro.Connectors;
 /// <summary>One EMR as configured under <c>Emrs:&lt;code&gt;</c>.</summary>
 /// <param name="Connector">The name of its <see cref="IConnectorKind"/>.</param>
 /// <param name="Settings">What its kind read from its section (<see cref="IConnectorKind.ReadSettings"/>); null where the kind has none.</param>
+/// <param name="ChangePollSeconds">
+/// How often the server asks an EHR that changes outside Vardbro what changed, for the change feed
+/// (<c>ChangePollSeconds</c>, 60 by default; 0: never). A connector with a feed of its own ignores it.
+/// </param>
 public sealed record EmrDefinition(
     string Code,
     string Name,
     string Connector,
     IReadOnlyList<IdType> PatientIdTypes,
     IReadOnlyList<IdType> ResourceIdTypes,
-    object? Settings = null);
+    object? Settings = null,
+    int ChangePollSeconds = EmrDefinition.DefaultChangePollSeconds)
+{
+    public const int DefaultChangePollSeconds = 60;
+}
 
 /// <summary>
 /// A kind of EHR connector (<c>local</c>, <c>fhir</c>, <c>cliniko</c>, …), registered by the project

@@ -74,6 +74,8 @@ builder.Services.AddSingleton<IdempotencyStore>();
 builder.Services.AddHostedService<IdempotencyPurger>();
 builder.Services.AddSingleton<EventPurger>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<EventPurger>());
+builder.Services.AddSingleton<ChangePoller>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<ChangePoller>());
 WebhookDispatcher.Configure(builder.Services);
 builder.Services.AddSingleton<WebhookDispatcher>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());

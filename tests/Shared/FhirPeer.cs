@@ -59,6 +59,31 @@ public sealed class FhirPeer : IAsyncDisposable
             .ToList();
     }
 
+    /// <summary>
+    /// The clinic books a free slot in its own EHR, outside the FHIR API (README "Control endpoints"):
+    /// a booked Appointment with a new <c>meta.lastUpdated</c>; its id.
+    /// </summary>
+    public async Task<string> BookDirectlyAsync(string slotId, string patientId)
+    {
+        using var response = await Control.PostAsync(new Uri($"__control/ehr/book?slot={Uri.EscapeDataString(slotId)}&patient={Uri.EscapeDataString(patientId)}", UriKind.Relative), null);
+        var text = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"Peer control ehr/book: HTTP {(int)response.StatusCode} {text}");
+        }
+
+        using var document = JsonDocument.Parse(text);
+        return document.RootElement.GetProperty("appointment").GetString()!;
+    }
+
+    /// <summary>The clinic sets an appointment's FHIR status in its own EHR (a new version, a new <c>meta.lastUpdated</c>).</summary>
+    public Task SetAppointmentStatusDirectlyAsync(string appointmentId, string status) =>
+        PostAsync($"__control/ehr/appointment-status?id={Uri.EscapeDataString(appointmentId)}&status={Uri.EscapeDataString(status)}");
+
+    /// <summary>The id of the seed's 30-minute slot of <paramref name="practitionerId"/> at <paramref name="localDay"/> <paramref name="hhmm"/> Stockholm time (README "Seed data").</summary>
+    public static string SlotId(string practitionerId, DateOnly localDay, string hhmm) =>
+        $"slot-{practitionerId}-{localDay:yyyyMMdd}-{hhmm}";
+
     /// <summary>Stops the server (SIGKILL), as a crashed or unreachable EHR.</summary>
     public Task StopAsync() => peer.StopAsync();
 

@@ -1,4 +1,6 @@
 using Vardbro.Connectors;
+using Vardbro.Connectors.Local;
+using Vardbro.Server.Storage;
 
 namespace Vardbro.Server.Emrs;
 
@@ -33,7 +35,8 @@ public sealed class EmrCatalog
                 kind.Name,
                 ReadTypes(section.GetSection("PatientIdTypes"), IdSubject.Patient, code, [.. kind.DefaultPatientIdTypes], problems),
                 ReadTypes(section.GetSection("ResourceIdTypes"), IdSubject.Resource, code, [IdType.EmrId], problems),
-                settings);
+                settings,
+                ReadPollSeconds(section["ChangePollSeconds"], code, problems));
         }
 
         if (problems.Count > 0)
@@ -51,6 +54,22 @@ public sealed class EmrCatalog
     {
         ArgumentNullException.ThrowIfNull(emr);
         return kinds[emr.Connector];
+    }
+
+    private static int ReadPollSeconds(string? value, string code, List<string> problems)
+    {
+        if (value is null)
+        {
+            return EmrDefinition.DefaultChangePollSeconds;
+        }
+
+        if (int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds <= 86_400)
+        {
+            return seconds;
+        }
+
+        problems.Add($"Emrs:{code}:ChangePollSeconds must be a whole number of seconds from 0 (never) to 86400.");
+        return 0;
     }
 
     private static List<IdType> ReadTypes(IConfigurationSection section, IdSubject subject, string code, IdType[] defaults, List<string> problems)
@@ -98,7 +117,7 @@ public sealed class EmrConnectors(EmrCatalog catalog, IServiceProvider services)
         where T : class
     {
         var connector = Connector(emr);
-        return connector as T ?? throw new VardbroException(ErrorCodes.NotSupported, $"The EMR '{emr}' does not support this operation.", "emr");
+        return connector as T ?? throw Unsupported(emr);
     }
 
     public T? Find<T>(string emr)
@@ -122,8 +141,37 @@ public sealed class EmrConnectors(EmrCatalog catalog, IServiceProvider services)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         var type = catalog.KindOf(emr).ConnectorType;
-        return CapabilityNames.Where(c => c.Capability.IsAssignableFrom(type)).SelectMany(c => c.Names).ToList();
+        var names = CapabilityNames.Where(c => c.Capability.IsAssignableFrom(type)).SelectMany(c => c.Names).ToList();
+        if (PollsChanges(catalog, emr))
+        {
+            names.Add("events");
+        }
+
+        return names;
     }
+
+    /// <summary>
+    /// Whether the server polls the EMR for the changes of its feed: its connector keeps no feed of its
+    /// own, lists a care unit's appointments by the time they changed, and polling is not off.
+    /// </summary>
+    public static bool PollsChanges(EmrCatalog catalog, EmrDefinition emr)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(emr);
+        var type = catalog.KindOf(emr).ConnectorType;
+        return emr.ChangePollSeconds > 0 && !typeof(IChangeFeed).IsAssignableFrom(type)
+            && typeof(IAppointmentBooking).IsAssignableFrom(type) && typeof(ICareUnitDirectory).IsAssignableFrom(type);
+    }
+
+    /// <summary>The EMR's change feed: its connector's own, or the events the change poller stored for it; 400 NOT_SUPPORTED where it has neither.</summary>
+    public IChangeFeed ChangeFeed(string emr) =>
+        Find<IChangeFeed>(emr)
+        ?? (PollsChanges(catalog, Definition(emr))
+            ? new StoredChangeFeed(services.GetRequiredService<VardbroDb>(), emr)
+            : throw Unsupported(emr));
+
+    private static VardbroException Unsupported(string emr) =>
+        new(ErrorCodes.NotSupported, $"The EMR '{emr}' does not support this operation.", "emr");
 
     private object Connector(string emr)
     {

@@ -148,3 +148,44 @@ public sealed class WebhookFeedPositionRow
 
     public long LastEventKey { get; set; }
 }
+
+/// <summary>
+/// The change poller's place in one EMR (one row per polled EMR): which instance holds the lease to
+/// poll it and until when, and how far it has read the EHR's changes.
+/// </summary>
+public sealed class ChangePollRow
+{
+    public required string Emr { get; set; }
+
+    /// <summary>The instance polling now (random per process); null before the first lease.</summary>
+    public string? Holder { get; set; }
+
+    public DateTimeOffset LeaseUntil { get; set; }
+
+    /// <summary>When polling of this EMR began: no poll asks for changes from before it.</summary>
+    public DateTimeOffset PollingSince { get; set; }
+
+    /// <summary>The latest change time the EHR reported (its clock); the next poll asks from shortly before it.</summary>
+    public DateTimeOffset Watermark { get; set; }
+}
+
+/// <summary>
+/// What the change poller last announced of one record of a polled EMR: the change time, status and
+/// fingerprint it saw, so that a change seen twice is announced once, a cancellation is told from an
+/// update, and two changes in one second of an EHR that keeps whole seconds (Cliniko) are both told.
+/// </summary>
+public sealed class ChangePollSeenRow
+{
+    public required string Emr { get; set; }
+
+    public required string SubjectType { get; set; }
+
+    public required string SubjectId { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    public required string Status { get; set; }
+
+    /// <summary>A hash of what the API shows of the record but its free text (<see cref="Features.Events.ChangePoller.FingerprintOf"/>).</summary>
+    public required string Fingerprint { get; set; }
+}

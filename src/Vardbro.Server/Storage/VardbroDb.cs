@@ -25,6 +25,10 @@ public abstract class VardbroDb(DbContextOptions options) : StoreDb(options)
 
     public DbSet<WebhookFeedPositionRow> WebhookFeedPositions => Set<WebhookFeedPositionRow>();
 
+    public DbSet<ChangePollRow> ChangePolls => Set<ChangePollRow>();
+
+    public DbSet<ChangePollSeenRow> ChangePollSeen => Set<ChangePollSeenRow>();
+
     /// <summary>A byte-wise collation for range-searched text columns; null where it is the default.</summary>
     protected abstract string? BinaryCollation { get; }
 
@@ -126,6 +130,26 @@ public abstract class VardbroDb(DbContextOptions options) : StoreDb(options)
             e.ToTable("webhook_feed_positions");
             e.HasKey(x => x.Emr);
             e.Property(x => x.Emr).HasMaxLength(64);
+        });
+
+        modelBuilder.Entity<ChangePollRow>(e =>
+        {
+            e.ToTable("change_polls");
+            e.HasKey(x => x.Emr);
+            e.Property(x => x.Emr).HasMaxLength(64);
+            e.Property(x => x.Holder).HasMaxLength(64);
+        });
+
+        modelBuilder.Entity<ChangePollSeenRow>(e =>
+        {
+            e.ToTable("change_poll_seen");
+            e.HasKey(x => new { x.Emr, x.SubjectType, x.SubjectId });
+            e.Property(x => x.Emr).HasMaxLength(64);
+            e.Property(x => x.SubjectType).HasMaxLength(32);
+            e.Property(x => x.SubjectId).HasMaxLength(128);
+            e.Property(x => x.Status).HasMaxLength(32);
+            e.Property(x => x.Fingerprint).HasMaxLength(32);
+            e.HasIndex(x => x.UpdatedAt);
         });
 
         modelBuilder.Entity<AuditSealRow>(e =>

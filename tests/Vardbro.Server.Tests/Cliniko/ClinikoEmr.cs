@@ -30,6 +30,9 @@ public sealed class ClinikoEmrFactory(ClinikoPeer peer, IReadOnlyDictionary<stri
             ["Emrs:webdoc:PatientIdTypes:0"] = "emr_id",
             ["Emrs:webdoc:PatientIdTypes:1"] = "se_personal_number",
             ["Emrs:webdoc:PatientIdFields:se_personal_number"] = "old_reference_id",
+
+            // No change polling but where a test asks for it: the peer's request log stays the test's own.
+            ["Emrs:webdoc:ChangePollSeconds"] = "0",
         };
     }
 

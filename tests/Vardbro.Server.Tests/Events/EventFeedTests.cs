@@ -35,10 +35,10 @@ public sealed partial class EventFeedTests(FakeClockFactory factory) : IClassFix
     /// once every transaction older than it has ended (docs/api.md), and another test class's open
     /// transaction on the same cluster may hold it back a moment; on SQLite the first read shows it.
     /// </summary>
-    internal static async Task<JsonArray> EventsUntilAsync(HttpClient client, string unit, string query, Func<JsonArray, bool> done)
+    internal static async Task<JsonArray> EventsUntilAsync(HttpClient client, string unit, string query, Func<JsonArray, bool> done, int seconds = 10)
     {
         var listed = await EventsAsync(client, unit, query);
-        for (var attempt = 0; attempt < 100 && !done(listed); attempt++)
+        for (var attempt = 0; attempt < seconds * 10 && !done(listed); attempt++)
         {
             await Task.Delay(100);
             listed = await EventsAsync(client, unit, query);

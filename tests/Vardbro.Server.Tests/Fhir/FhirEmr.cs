@@ -27,6 +27,9 @@ public sealed class FhirEmrFactory(FhirPeer peer, IReadOnlyDictionary<string, st
 
             // Medplum sorts by _sort without declaring it in its CapabilityStatement.
             ["Emrs:webdoc:Sort"] = "always",
+
+            // No change polling but where a test asks for it: the peer's request log stays the test's own.
+            ["Emrs:webdoc:ChangePollSeconds"] = "0",
         };
     }
 
@@ -75,8 +78,10 @@ public sealed class OracleFhirEmrFixture : FhirEmrFixture
 {
     protected override string Profile => "oracle";
 
+    protected override Dictionary<string, string?> Settings => Oracle;
+
     // Millennium refuses _sort and lists Locations only by type or physical type (location.md "Search").
-    protected override Dictionary<string, string?> Settings => new()
+    public static Dictionary<string, string?> Oracle => new()
     {
         ["Emrs:webdoc:Sort"] = "declared",
         ["Emrs:webdoc:CareUnitQuery"] = "Location?-physicalType=bu",

@@ -30,6 +30,7 @@ public sealed class StartupTests
     [InlineData("Health:EmrTimeoutSeconds", "600", "must be a number of seconds from 0.1 to 60")]
     [InlineData("ForwardedHeaders:KnownProxies:0", "proxy.example", "is not an IP address")]
     [InlineData("Emrs:webdoc:Connector", "nope", "is not a known connector")]
+    [InlineData("Emrs:webdoc:ChangePollSeconds", "-1", "must be a whole number of seconds from 0 (never) to 86400")]
     [InlineData("RateLimits:PerClient:Burst", "0", "must be a whole number from 1")]
     [InlineData("RateLimits:Emrs:nosuch:Burst", "5", "names no configured EMR")]
     public async Task A_bad_setting_ends_the_start_with_one_line_naming_it_and_exit_code_1(string key, string value, string reason)

@@ -13,7 +13,7 @@ public sealed class EventsOptions
 {
     public const string Section = "Events";
 
-    /// <summary>How long the built-in EHR keeps an event in its feed (30 days by default).</summary>
+    /// <summary>How long an event is kept in the feed (30 days by default).</summary>
     [Range(1, 3650, ErrorMessage = "must be a whole number of days from 1 to 3650.")]
     public int RetentionDays { get; set; } = 30;
 }
@@ -83,14 +83,15 @@ public static class EventsEndpoints
         }
 
         Http.ThrowIfAny(errors);
-        var page = await scope.Require<IChangeFeed>().ListEventsAsync(unit.Id, new ChangeEventQuery(after, wanted), pageSize, cursor, scope.CancellationToken);
+        var page = await scope.Connectors.ChangeFeed(scope.Emr).ListEventsAsync(unit.Id, new ChangeEventQuery(after, wanted), pageSize, cursor, scope.CancellationToken);
         Http.LinkNext(scope.HttpContext, page.NextCursor);
         return TypedResults.Ok(page.Items.Select(e => EventResponse.From(e, scope.Emr, unit.TimeZone)).ToArray());
     }
 }
 
 /// <summary>
-/// Deletes the built-in EHR's events older than <see cref="EventsOptions.RetentionDays"/>, hourly.
+/// Deletes the events older than <see cref="EventsOptions.RetentionDays"/>, hourly, and what the
+/// change poller remembers of records that have not changed for as long.
 /// Several instances may purge at once: each delete is one statement and deleting twice is harmless.
 /// </summary>
 public sealed partial class EventPurger(IServiceScopeFactory scopes, IOptions<EventsOptions> options, TimeProvider time, ILogger<EventPurger> logger) : BackgroundService
@@ -103,6 +104,7 @@ public sealed partial class EventPurger(IServiceScopeFactory scopes, IOptions<Ev
         var cutoff = time.GetUtcNow().ToUniversalTime().AddDays(-options.Value.RetentionDays);
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<VardbroDb>();
+        await db.ChangePollSeen.Where(s => s.UpdatedAt < cutoff).ExecuteDeleteAsync(cancellationToken);
         return await db.Set<ChangeEventRow>().Where(e => e.OccurredAt < cutoff).ExecuteDeleteAsync(cancellationToken);
     }
 

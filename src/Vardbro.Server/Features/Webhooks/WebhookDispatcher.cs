@@ -184,8 +184,9 @@ public sealed partial class WebhookDispatcher(
             var now = time.GetUtcNow();
             foreach (var e in events)
             {
-                // Events from the subscription's creation on (event times are kept to the millisecond).
-                foreach (var hook in hooks.Where(h => h.Emr == e.Emr && e.OccurredAt.UtcTicks >= h.CreatedAt.UtcTicks - (h.CreatedAt.UtcTicks % TimeSpan.TicksPerMillisecond)))
+                // Events recorded from the subscription's creation on (kept to the millisecond). The time of
+                // recording, not of the change: a polled EHR's change is recorded after it happened.
+                foreach (var hook in hooks.Where(h => h.Emr == e.Emr && e.RecordedAt.UtcTicks >= h.CreatedAt.UtcTicks - (h.CreatedAt.UtcTicks % TimeSpan.TicksPerMillisecond)))
                 {
                     var types = Webhooks.List(hook.EventsJson);
                     var units = Webhooks.List(hook.CareUnitsJson);
@@ -202,7 +203,7 @@ public sealed partial class WebhookDispatcher(
                         zones[(e.Emr, e.CareUnitId)] = zone;
                     }
 
-                    var data = EventResponse.From(new ChangeEvent("evt_" + e.Key.ToString(CultureInfo.InvariantCulture), e.Type, e.OccurredAt, e.CareUnitId, e.SubjectType, e.SubjectId, e.SubjectPatientId), e.Emr, zone);
+                    var data = EventResponse.From(StoredChangeFeed.ToEvent(e), e.Emr, zone);
                     db.WebhookDeliveries.Add(new WebhookDeliveryRow
                     {
                         WebhookId = hook.Id,

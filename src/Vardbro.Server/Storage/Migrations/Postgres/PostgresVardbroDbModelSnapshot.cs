@@ -173,6 +173,9 @@ namespace Vardbro.Server.Storage.Migrations.Postgres
                     b.Property<DateTimeOffset>("OccurredAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<DateTimeOffset>("RecordedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<string>("SubjectId")
                         .IsRequired()
                         .HasMaxLength(128)
@@ -726,6 +729,64 @@ namespace Vardbro.Server.Storage.Migrations.Postgres
                     b.HasKey("Id");
 
                     b.ToTable("audit_seal", (string)null);
+                });
+
+            modelBuilder.Entity("Vardbro.Server.Storage.ChangePollRow", b =>
+                {
+                    b.Property<string>("Emr")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("Holder")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTimeOffset>("LeaseUntil")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset>("PollingSince")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset>("Watermark")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("Emr");
+
+                    b.ToTable("change_polls", (string)null);
+                });
+
+            modelBuilder.Entity("Vardbro.Server.Storage.ChangePollSeenRow", b =>
+                {
+                    b.Property<string>("Emr")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("SubjectType")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<string>("SubjectId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("Fingerprint")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("Emr", "SubjectType", "SubjectId");
+
+                    b.HasIndex("UpdatedAt");
+
+                    b.ToTable("change_poll_seen", (string)null);
                 });
 
             modelBuilder.Entity("Vardbro.Server.Storage.ClientRow", b =>

@@ -164,6 +164,9 @@ namespace Vardbro.Server.Storage.Migrations.Sqlite
                     b.Property<long>("OccurredAt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long>("RecordedAt")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("SubjectId")
                         .IsRequired()
                         .HasMaxLength(128)
@@ -700,6 +703,64 @@ namespace Vardbro.Server.Storage.Migrations.Sqlite
                     b.HasKey("Id");
 
                     b.ToTable("audit_seal", (string)null);
+                });
+
+            modelBuilder.Entity("Vardbro.Server.Storage.ChangePollRow", b =>
+                {
+                    b.Property<string>("Emr")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Holder")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("LeaseUntil")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("PollingSince")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Watermark")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Emr");
+
+                    b.ToTable("change_polls", (string)null);
+                });
+
+            modelBuilder.Entity("Vardbro.Server.Storage.ChangePollSeenRow", b =>
+                {
+                    b.Property<string>("Emr")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SubjectType")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SubjectId")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Fingerprint")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Emr", "SubjectType", "SubjectId");
+
+                    b.HasIndex("UpdatedAt");
+
+                    b.ToTable("change_poll_seen", (string)null);
                 });
 
             modelBuilder.Entity("Vardbro.Server.Storage.ClientRow", b =>
