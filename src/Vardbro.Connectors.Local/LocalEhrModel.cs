@@ -222,9 +222,20 @@ public static class ChangeFeedOrder
             .SingleAsync(cancellationToken);
     }
 
-    /// <summary>The final events after (<paramref name="tx"/>, <paramref name="key"/>) in feed order.</summary>
-    public static IQueryable<ChangeEventRow> After(IQueryable<ChangeEventRow> events, long horizon, long tx, long key) =>
-        events.Where(e => e.Tx < horizon && (e.Tx > tx || (e.Tx == tx && e.Key > key))).OrderBy(e => e.Tx).ThenBy(e => e.Key);
+    /// <summary>
+    /// The final events after (<paramref name="tx"/>, <paramref name="key"/>) in feed order, by a seek on
+    /// the (…, Tx, Key) indexes rather than a scan from the feed's start: on PostgreSQL <c>Tx &gt;= tx</c>
+    /// bounds the index range (the rest of one transaction's events are few); where writers are serial
+    /// (SQLite) every Tx is 0 and the key alone is the order.
+    /// </summary>
+    public static IQueryable<ChangeEventRow> After(StoreDb db, IQueryable<ChangeEventRow> events, long horizon, long tx, long key)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        var seek = db.Provider == StorageProvider.Postgres
+            ? events.Where(e => e.Tx < horizon && e.Tx >= tx && (e.Tx > tx || e.Key > key))
+            : events.Where(e => e.Tx == 0 && e.Key > key);
+        return seek.OrderBy(e => e.Tx).ThenBy(e => e.Key);
+    }
 }
 
 /// <summary>Document bytes kept in the database (PostgreSQL), keyed by their SHA-256.</summary>

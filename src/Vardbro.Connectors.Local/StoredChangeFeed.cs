@@ -46,7 +46,7 @@ public sealed class StoredChangeFeed(StoreDb db, string emr) : IChangeFeed
         var horizon = await ChangeFeedOrder.HorizonAsync(db, cancellationToken);
         var ordered = afterTx < 0
             ? events.Where(e => e.Tx < horizon && e.Key > afterKey).OrderBy(e => e.Tx).ThenBy(e => e.Key)
-            : ChangeFeedOrder.After(events, horizon, afterTx, afterKey);
+            : ChangeFeedOrder.After(db, events, horizon, afterTx, afterKey);
         var page = await ordered.Take(limit + 1).ToListAsync(cancellationToken);
         string? next = null;
         if (page.Count > limit)

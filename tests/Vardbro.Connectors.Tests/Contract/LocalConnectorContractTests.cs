@@ -172,7 +172,7 @@ public sealed class LocalPostgresContractTests : LocalConnectorContractTests
         await open.OpenAsync();
         await using var transaction = await open.BeginTransactionAsync();
         await using (var insert = new NpgsqlCommand(
-            """INSERT INTO local_events ("Emr", "CareUnitId", "Type", "SubjectType", "SubjectId", "OccurredAt") VALUES ('local', @unit, 'patient.updated', 'patient', 'pat_in_flight', now())""",
+            """INSERT INTO local_events ("Emr", "CareUnitId", "Type", "SubjectType", "SubjectId", "OccurredAt", "RecordedAt") VALUES ('local', @unit, 'patient.updated', 'patient', 'pat_in_flight', now(), now())""",
             open,
             transaction))
         {

@@ -116,6 +116,9 @@ public sealed class MedplumPolledFixture() : FhirPolledFixture("default");
 /// <summary>The FHIR peer as Oracle Health Millennium (no <c>_lastUpdated</c> on Appointment search: filtered by Vardbro).</summary>
 public sealed class OraclePolledFixture() : FhirPolledFixture("oracle", OracleFhirEmrFixture.Oracle);
 
+/// <summary>The FHIR peer as an Epic-style Argonaut scheduling server (Appointment read, search and $book).</summary>
+public sealed class EpicPolledFixture() : FhirPolledFixture("epic");
+
 public sealed class ClinikoPolledFixture : PolledEmrFixture
 {
     private ClinikoPeer peer = null!;
@@ -279,6 +282,8 @@ public abstract class PolledChangeTests<TFixture>(TFixture fixture) : IClassFixt
 public sealed class MedplumPolledChangeTests(MedplumPolledFixture fixture) : PolledChangeTests<MedplumPolledFixture>(fixture);
 
 public sealed class OraclePolledChangeTests(OraclePolledFixture fixture) : PolledChangeTests<OraclePolledFixture>(fixture);
+
+public sealed class EpicPolledChangeTests(EpicPolledFixture fixture) : PolledChangeTests<EpicPolledFixture>(fixture);
 
 public sealed class ClinikoPolledChangeTests(ClinikoPolledFixture fixture) : PolledChangeTests<ClinikoPolledFixture>(fixture);
 

@@ -153,7 +153,7 @@ public sealed partial class WebhookDispatcher(
         // A cheap look first: most passes find nothing, and need no write lock to say so.
         var position = await db.WebhookFeedPositions.AsNoTracking().Where(p => p.Emr == FeedPositionKey).FirstOrDefaultAsync(cancellationToken);
         var horizon = await ChangeFeedOrder.HorizonAsync(db, cancellationToken);
-        if (!await ChangeFeedOrder.After(db.Set<ChangeEventRow>(), horizon, position?.LastEventTx ?? -1, position?.LastEventKey ?? 0).AnyAsync(cancellationToken))
+        if (!await ChangeFeedOrder.After(db, db.Set<ChangeEventRow>(), horizon, position?.LastEventTx ?? -1, position?.LastEventKey ?? 0).AnyAsync(cancellationToken))
         {
             return 0;
         }
@@ -169,7 +169,7 @@ public sealed partial class WebhookDispatcher(
             }
 
             var final = await ChangeFeedOrder.HorizonAsync(db, cancellationToken);
-            var events = await ChangeFeedOrder.After(db.Set<ChangeEventRow>().AsNoTracking(), final, row.LastEventTx, row.LastEventKey).Take(FanOutBatch).ToListAsync(cancellationToken);
+            var events = await ChangeFeedOrder.After(db, db.Set<ChangeEventRow>().AsNoTracking(), final, row.LastEventTx, row.LastEventKey).Take(FanOutBatch).ToListAsync(cancellationToken);
             if (events.Count == 0)
             {
                 return 0;
