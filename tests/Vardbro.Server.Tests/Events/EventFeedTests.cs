@@ -48,7 +48,7 @@ public sealed partial class EventFeedTests(FakeClockFactory factory) : IClassFix
         return listed;
     }
 
-    private static bool Has(JsonArray events, string type, string subjectId) =>
+    internal static bool Has(JsonArray events, string type, string subjectId) =>
         events.Any(e => (string?)e!["type"] == type && (string?)e["subject"]!["id"] == subjectId);
 
     private static async Task<JsonNode> BookAsync(HttpClient client, string unit, JsonNode slot, HttpStatusCode expected = HttpStatusCode.Created) =>

@@ -167,11 +167,8 @@ public abstract class PolledChangeTests<TFixture>(TFixture fixture) : IClassFixt
 
     public async Task DisposeAsync() => await receiver.DisposeAsync();
 
-    private static bool Has(JsonArray events, string type, string id) =>
-        events.Any(e => (string?)e!["type"] == type && (string?)e["subject"]!["id"] == id);
-
     private async Task<JsonArray> AnnouncedAsync(HttpClient client, string type, string id, int seconds = PolledEmrFixture.AnnounceSeconds) =>
-        await EventFeedTests.EventsUntilAsync(client, fixture.Unit, "", es => Has(es, type, id), seconds);
+        await EventFeedTests.EventsUntilAsync(client, fixture.Unit, "", es => EventFeedTests.Has(es, type, id), seconds);
 
     /// <summary>Waits until the server's poller has made the EMR's row: changes from then on are announced.</summary>
     private async Task PollingBegunAsync()
