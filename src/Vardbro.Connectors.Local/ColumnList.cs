@@ -16,7 +16,7 @@ internal readonly struct Cell(DbDataReader reader, int index, StoreDb db, Type e
 
     public DateOnly? Date() => reader.IsDBNull(index) ? null : reader.GetFieldValue<DateOnly>(index);
 
-    public DateTimeOffset Instant() => PreparedStatements.Read<DateTimeOffset>(db, entity, column, reader.GetValue(index));
+    public DateTimeOffset Instant() => PreparedStatements.ReadCell<DateTimeOffset>(reader, index, db, entity, column);
 
     public DateTimeOffset? InstantOrNull() => reader.IsDBNull(index) ? null : Instant();
 }

@@ -19,9 +19,9 @@ internal sealed record PatientKey(string Last, string First, string EmrId);
 /// <summary>
 /// The built-in EHR's hot reads: what nearly every request runs. Two implementations with the same
 /// method names, chosen once when the connector is made (<see cref="LocalReads.For"/>):
-/// <see cref="EfLocalReads"/>, EF Core LINQ, the reference and the PostgreSQL path; and
-/// <see cref="PreparedLocalReads"/>, the same reads as statements prepared once per SQLite connection
-/// (ADR 5). The connector contract tests run on both.
+/// <see cref="EfLocalReads"/>, EF Core LINQ, the reference; and <see cref="PreparedLocalReads"/>, the
+/// same reads as statements kept per connection, the path on PostgreSQL and on SQLite's open
+/// connections (ADR 5). The connector contract tests run on both.
 /// </summary>
 internal interface ILocalReads
 {
@@ -47,7 +47,7 @@ internal interface ILocalReads
 
 internal static class LocalReads
 {
-    /// <summary>The prepared path where the context can serve it (SQLite, connection kept open), else EF Core.</summary>
+    /// <summary>The prepared path where the context can serve it (PostgreSQL; SQLite with its connection kept open), else EF Core.</summary>
     public static ILocalReads For(StoreDb db, string emr) =>
         db.CanPrepare ? new PreparedLocalReads(db, emr) : new EfLocalReads(db, emr);
 
@@ -72,7 +72,7 @@ internal static class LocalReads
     };
 }
 
-/// <summary>The hot reads as EF Core LINQ: the reference behaviour, and the path on PostgreSQL.</summary>
+/// <summary>The hot reads as EF Core LINQ: the reference behaviour, and the path on a SQLite connection not kept open.</summary>
 internal sealed class EfLocalReads(StoreDb db, string emr) : ILocalReads
 {
     public string Name => "ef";
@@ -179,9 +179,10 @@ internal sealed class EfLocalReads(StoreDb db, string emr) : ILocalReads
 }
 
 /// <summary>
-/// <see cref="EfLocalReads"/> as statements prepared once per SQLite connection
-/// (<see cref="PreparedStatements"/>): the same conditions and order, without EF Core's query
-/// translation and materialisation on every request, which cost more than the reads themselves.
+/// <see cref="EfLocalReads"/> as statements kept per connection (<see cref="PreparedStatements"/>):
+/// the same conditions and order, without EF Core's query translation and materialisation on every
+/// request, which cost more than the reads themselves. The SQL is the same on both providers but
+/// where noted; each read opens the connection it needs (<see cref="PreparedStatements.OpenAsync"/>).
 /// </summary>
 internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
 {
@@ -236,9 +237,29 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
             return null;
         }
 
-        var byId = PreparedStatements.For(db, $"""SELECT {PatientColumns.Sql} FROM "local_patients" WHERE "Emr" = @p0 AND "{column}" = @p1 LIMIT 1""", emr, id.Value);
+        await using var open = await PreparedStatements.OpenAsync(db, cancellationToken);
+        var patient = $"""SELECT {PatientColumns.Sql} FROM "local_patients" WHERE "Emr" = @p0 AND "{column}" = @p1 LIMIT 1""";
+        if (db.IsPostgres)
+        {
+            // One round trip: the contacts' statement finds the patient again by the same index.
+            return await ReadPatientAsync(PreparedStatements.For(db, $"""
+                {patient};
+                SELECT {ContactColumns.Sql} FROM "local_patient_contacts"
+                WHERE "PatientKey" = (SELECT "Key" FROM "local_patients" WHERE "Emr" = @p0 AND "{column}" = @p1 LIMIT 1) ORDER BY "Position", "Key"
+                """, emr, id.Value), null, cancellationToken);
+        }
+
+        // On SQLite a statement is a function call: the contacts are read by the key the first one found.
+        return await ReadPatientAsync(PreparedStatements.For(db, patient, emr, id.Value), key => PreparedStatements.For(db, $"""
+            SELECT {ContactColumns.Sql} FROM "local_patient_contacts" WHERE "PatientKey" = @p0 ORDER BY "Position", "Key"
+            """, key), cancellationToken);
+    }
+
+    /// <summary>The patient the command's first result holds, and its contacts: the command's next result, or <paramref name="contactsOf"/>'s.</summary>
+    private async Task<PatientRow?> ReadPatientAsync(System.Data.Common.DbCommand command, Func<long, System.Data.Common.DbCommand>? contactsOf, CancellationToken cancellationToken)
+    {
         PatientRow row;
-        await using (var reader = await byId.ExecuteReaderAsync(cancellationToken))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             if (!await reader.ReadAsync(cancellationToken))
             {
@@ -246,20 +267,25 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
             }
 
             row = PatientColumns.Read(reader, db, NewPatient());
-        }
-
-        // One patient's contacts straight from the index; the page form below would build a JSON list of one.
-        await using (var reader = await PreparedStatements.For(db, $"""
-            SELECT {ContactColumns.Sql} FROM "local_patient_contacts" WHERE "PatientKey" = @p0 ORDER BY "Position", "Key"
-            """, row.Key).ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
+            if (contactsOf is null)
             {
-                row.Contacts.Add(ContactColumns.Read(reader, db, new PatientContactRow { Kind = "", Value = "", Normalized = "" }));
+                await reader.NextResultAsync(cancellationToken);
+                await ReadContactsAsync(reader, row.Contacts, cancellationToken);
+                return row;
             }
         }
 
+        await using var contacts = await contactsOf(row.Key).ExecuteReaderAsync(cancellationToken);
+        await ReadContactsAsync(contacts, row.Contacts, cancellationToken);
         return row;
+    }
+
+    private async Task ReadContactsAsync(System.Data.Common.DbDataReader reader, List<PatientContactRow> into, CancellationToken cancellationToken)
+    {
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            into.Add(ContactColumns.Read(reader, db, new PatientContactRow { Kind = "", Value = "", Normalized = "" }));
+        }
     }
 
     public async Task<List<PatientRow>> SearchPatientsAsync(PatientQuery query, int take, PatientKey? after, CancellationToken cancellationToken)
@@ -315,6 +341,7 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
 
         sql.Append(CultureInfo.InvariantCulture, $""" ORDER BY "FoldedLastName", "FoldedFirstName", "EmrId" LIMIT {Next(take)}""");
         var page = new List<PatientRow>(take);
+        await using var open = await PreparedStatements.OpenAsync(db, cancellationToken);
         await using var reader = await PreparedStatements.For(db, sql.ToString(), [.. values]).ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -334,15 +361,16 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
 
         // One statement for any page size (EF Core writes one parameter per key, so a new SQL text per count).
         var found = new List<PatientContactRow>();
-        await using (var reader = await PreparedStatements.For(db, $"""
-            SELECT {ContactColumns.Sql} FROM "local_patient_contacts"
-            WHERE "PatientKey" IN (SELECT value FROM json_each(@p0))
-            """, JsonSerializer.Serialize(rows.ConvertAll(x => x.Key))).ExecuteReaderAsync(cancellationToken))
+        var keys = rows.ConvertAll(x => x.Key);
+        await using (var open = await PreparedStatements.OpenAsync(db, cancellationToken))
+        await using (var reader = await (db.IsPostgres
+            ? PreparedStatements.For(db, $"""SELECT {ContactColumns.Sql} FROM "local_patient_contacts" WHERE "PatientKey" = ANY(@p0)""", keys.ToArray())
+            : PreparedStatements.For(db, $"""
+                SELECT {ContactColumns.Sql} FROM "local_patient_contacts"
+                WHERE "PatientKey" IN (SELECT value FROM json_each(@p0))
+                """, JsonSerializer.Serialize(keys))).ExecuteReaderAsync(cancellationToken))
         {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                found.Add(ContactColumns.Read(reader, db, new PatientContactRow { Kind = "", Value = "", Normalized = "" }));
-            }
+            await ReadContactsAsync(reader, found, cancellationToken);
         }
 
         var byKey = found.ToLookup(c => c.PatientKey);
@@ -354,6 +382,7 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
 
     public async Task<List<ScheduleRow>> SchedulesOfResourceAsync(string careUnitId, string resourceId, CancellationToken cancellationToken)
     {
+        await using var open = await PreparedStatements.OpenAsync(db, cancellationToken);
         var command = PreparedStatements.For(db, $"""
             SELECT {ScheduleColumns.Sql} FROM "local_schedules" WHERE "Emr" = @p0 AND "CareUnitId" = @p1 AND "ResourceId" = @p2
             """, emr, careUnitId, resourceId);
@@ -369,6 +398,7 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
 
     public async Task<List<BusyTime>> BusyTimesOfResourceAsync(string careUnitId, string resourceId, DateTimeOffset now, DateTimeOffset from, DateTimeOffset until, CancellationToken cancellationToken)
     {
+        await using var open = await PreparedStatements.OpenAsync(db, cancellationToken);
         var command = PreparedStatements.For(db, $"""
             SELECT "StartUtc", "EndUtc" FROM "local_appointments"
             WHERE "Emr" = @p0 AND "CareUnitId" = @p1 AND "ResourceId" = @p2 AND "StartUtc" < @p3 AND "EndUtc" > @p4 AND "StartUtc" > @p5
@@ -386,9 +416,12 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
 
     public async Task<bool> AnyOverlapAsync(string resourceId, DateTimeOffset now, DateTimeOffset start, DateTimeOffset end, string? ignoring, CancellationToken cancellationToken)
     {
+        await using var open = await PreparedStatements.OpenAsync(db, cancellationToken);
+
+        // "IS NOT" compares with NULL as a value on SQLite; PostgreSQL spells it "IS DISTINCT FROM".
         var command = PreparedStatements.For(db, $"""
             SELECT EXISTS (SELECT 1 FROM "local_appointments"
-            WHERE "Emr" = @p0 AND "ResourceId" = @p1 AND "StartUtc" < @p2 AND "EndUtc" > @p3 AND "StartUtc" > @p4 AND "Id" IS NOT @p5
+            WHERE "Emr" = @p0 AND "ResourceId" = @p1 AND "StartUtc" < @p2 AND "EndUtc" > @p3 AND "StartUtc" > @p4 AND "Id" {(db.IsPostgres ? "IS DISTINCT FROM" : "IS NOT")} @p5
               AND {AppointmentRules.HoldsSlotSql("@p6")})
             """, emr, resourceId, At(end), At(start), At(start - AppointmentRules.LongestAppointment), ignoring, At(now));
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) != 0;

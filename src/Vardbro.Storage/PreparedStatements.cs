@@ -10,11 +10,15 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace Vardbro.Storage;
 
 /// <summary>
-/// The few statements nearly every request runs, prepared once per SQLite connection and reused.
-/// Microsoft.Data.Sqlite prepares a statement anew for every command EF Core creates, and preparing
-/// costs far more than running these lookups (measured: a patient with contacts ~200 µs to prepare,
-/// ~12 µs to run). Only for a context whose <see cref="StoreDb.CanPrepare"/> is true; callers choose
-/// their path once (see ADR 5), and asking here for anything else is a bug that throws.
+/// The few statements nearly every request runs, as commands kept per connection and reused.
+/// On SQLite they are prepared once per connection: Microsoft.Data.Sqlite prepares a statement anew
+/// for every command EF Core creates, and preparing costs far more than running these lookups
+/// (measured: a patient with contacts ~200 µs to prepare, ~12 µs to run). On PostgreSQL Npgsql
+/// prepares them on each physical connection itself (<c>Max Auto Prepare</c>); what is saved there is
+/// EF Core's per-query work (cache-key hashing, parameter extraction, delegates made for every
+/// execution), which cost more server CPU than the statements' round trips. Only for a context whose
+/// <see cref="StoreDb.CanPrepare"/> is true, and on PostgreSQL inside <see cref="OpenAsync"/>;
+/// callers choose their path once (see ADR 5), and asking here for anything else is a bug that throws.
 /// </summary>
 public static class PreparedStatements
 {
@@ -29,12 +33,12 @@ public static class PreparedStatements
     {
         ArgumentNullException.ThrowIfNull(db);
         ArgumentNullException.ThrowIfNull(values);
-        if (!db.CanPrepare)
+        var connection = db.Database.GetDbConnection();
+        if (!db.CanPrepare || connection.State != ConnectionState.Open)
         {
-            throw new InvalidOperationException($"Prepared statements serve SQLite contexts on an open connection; this one is {db.Provider}, connection {db.Database.GetDbConnection().State}.");
+            throw new InvalidOperationException($"Prepared statements serve SQLite contexts on an open connection and PostgreSQL contexts inside PreparedStatements.OpenAsync; this one is {db.Provider}, connection {connection.State}.");
         }
 
-        var connection = db.Database.GetDbConnection();
         var commands = Prepared.GetOrCreateValue(connection);
         if (!commands.TryGetValue(sql, out var command))
         {
@@ -57,6 +61,40 @@ public static class PreparedStatements
 
         command.Transaction = db.Database.CurrentTransaction?.GetDbTransaction();
         return command;
+    }
+
+    /// <summary>
+    /// Opens the context's connection for <see cref="For"/> until the result is disposed: on
+    /// PostgreSQL through EF Core, which counts opens, so a connection already open (a transaction)
+    /// stays open and a pooled one goes back to Npgsql's pool afterwards; on SQLite, whose server
+    /// connections stay open, nothing.
+    /// </summary>
+    public static async ValueTask<OpenConnection> OpenAsync(StoreDb db, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        if (!db.IsPostgres)
+        {
+            return default;
+        }
+
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        return new OpenConnection(db);
+    }
+
+    /// <summary>What <see cref="OpenAsync"/> opened; disposing it closes it again.</summary>
+    public readonly struct OpenConnection(StoreDb? db) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => db is null ? ValueTask.CompletedTask : new(db.Database.CloseConnectionAsync());
+    }
+
+    /// <summary>A cell of a row a prepared statement returned, read as <typeparamref name="T"/> with the model's conversion of that property.</summary>
+    public static T ReadCell<T>(DbDataReader reader, int index, DbContext db, Type entity, string property)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        var converter = ConverterOf(db, entity, property);
+
+        // Without a conversion the provider reads the type itself (Npgsql gives timestamptz as a UTC DateTime unless asked for DateTimeOffset).
+        return converter is null ? reader.GetFieldValue<T>(index) : (T)converter.ConvertFromProvider(reader.GetValue(index))!;
     }
 
     /// <summary>A stored value read back as <typeparamref name="T"/> with the model's conversion of that property.</summary>

@@ -36,7 +36,7 @@ public static class SerializedWrites
             {
                 foreach (var lockKey in keys.Select(LockKey).Distinct().Order())
                 {
-                    await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_xact_lock({0})", [lockKey], cancellationToken);
+                    await PreparedStatements.For(db, "SELECT pg_advisory_xact_lock(@p0)", lockKey).ExecuteNonQueryAsync(cancellationToken);
                 }
             }
 

@@ -24,10 +24,11 @@ public abstract class StoreDb(DbContextOptions options) : DbContext(options)
     public bool IsPostgres => Provider == StorageProvider.Postgres;
 
     /// <summary>
-    /// Whether <see cref="PreparedStatements"/> serves this context: SQLite, on a connection that stays
-    /// open (the server keeps its SQLite connections open; see <see cref="SqliteConnectionSetup"/>).
+    /// Whether <see cref="PreparedStatements"/> serves this context: PostgreSQL (each read opens the
+    /// pooled connection with <see cref="PreparedStatements.OpenAsync"/>), or SQLite on a connection
+    /// that stays open (the server keeps its SQLite connections open; see <see cref="SqliteConnectionSetup"/>).
     /// </summary>
-    public bool CanPrepare => Provider == StorageProvider.Sqlite && Database.GetDbConnection().State == ConnectionState.Open;
+    public bool CanPrepare => Provider == StorageProvider.Postgres || Database.GetDbConnection().State == ConnectionState.Open;
 }
 
 /// <summary>

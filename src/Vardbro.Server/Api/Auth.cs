@@ -308,11 +308,7 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
         }
 
         var db = context.RequestServices.GetRequiredService<VardbroDb>();
-        var row = db.CanPrepare
-            ? await ReadClientAsync(PreparedStatements.For(db, """
-                SELECT "SecretHash", "SecretStamp", "GrantsJson" FROM "clients" WHERE "Id" = @p0 AND "RevokedAt" IS NULL LIMIT 1
-                """, id), context.RequestAborted)
-            : await ReadClient(db, id, context.RequestAborted);
+        var row = db.CanPrepare ? await ReadClientAsync(db, id, context.RequestAborted) : await ReadClient(db, id, context.RequestAborted);
         if (row is null)
         {
             // An unknown id costs what a known one with a wrong secret does.
@@ -342,9 +338,12 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
         return new ClientContext(id, cache.Grants(id, row.GrantsJson));
     }
 
-    private static async Task<ClientCredentials?> ReadClientAsync(System.Data.Common.DbCommand command, CancellationToken cancellationToken)
+    private static async Task<ClientCredentials?> ReadClientAsync(VardbroDb db, string id, CancellationToken cancellationToken)
     {
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await using var open = await PreparedStatements.OpenAsync(db, cancellationToken);
+        await using var reader = await PreparedStatements.For(db, """
+            SELECT "SecretHash", "SecretStamp", "GrantsJson" FROM "clients" WHERE "Id" = @p0 AND "RevokedAt" IS NULL LIMIT 1
+            """, id).ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken)
             ? new ClientCredentials(reader.GetString(0), reader.GetString(1), reader.GetString(2))
             : null;

@@ -137,7 +137,7 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
         }
     }
 
-    /// <summary>The same on SQLite, with statements prepared once per connection (the audit writer's is always the same).</summary>
+    /// <summary>The same with statements kept per connection (the audit writer's is always the same).</summary>
     private static async Task InsertSealedPreparedAsync(VardbroDb db, List<AuditEventRow> events, AuditKey? key, CancellationToken cancellationToken)
     {
         var head = new AuditSealRow { Id = HeadRow, LastSeq = 0, LastHash = Genesis };
@@ -169,6 +169,31 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
         }
 
         Seal(db, events, head, key);
+        if (db.IsPostgres)
+        {
+            // The whole batch in one statement, as EF Core's batching sent it: a round trip per event would not be.
+            await PreparedStatements.For(db, """
+                INSERT INTO "audit_events" ("Seq", "At", "ClientId", "ActorId", "Action", "Emr", "CareUnitId", "ResourceType", "ResourceId", "PatientIds", "OutcomeStatus", "RequestId", "Hash")
+                SELECT * FROM unnest(@p0::bigint[], @p1::timestamptz[], @p2::text[], @p3::text[], @p4::text[], @p5::text[], @p6::text[], @p7::text[], @p8::text[], @p9::text[], @p10::integer[], @p11::text[], @p12::text[])
+                """,
+                Column(e => e.Seq!.Value), Column(e => e.At), Column(e => e.ClientId), Column(e => e.ActorId), Column(e => e.Action), Column(e => e.Emr), Column(e => e.CareUnitId),
+                Column(e => e.ResourceType), Column(e => e.ResourceId), Column(e => e.PatientIds), Column(e => e.OutcomeStatus), Column(e => e.RequestId), Column(e => e.Hash))
+                .ExecuteNonQueryAsync(cancellationToken);
+            T[] Column<T>(Func<AuditEventRow, T> value) => events.ConvertAll(x => value(x)).ToArray();
+        }
+        else
+        {
+            await InsertEachAsync(db, events, cancellationToken);
+        }
+
+        await PreparedStatements.For(db, """
+            INSERT INTO "audit_seal" ("Id", "LastSeq", "LastHash") VALUES (1, @p0, @p1)
+            ON CONFLICT ("Id") DO UPDATE SET "LastSeq" = excluded."LastSeq", "LastHash" = excluded."LastHash"
+            """, head.LastSeq, head.LastHash).ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task InsertEachAsync(VardbroDb db, List<AuditEventRow> events, CancellationToken cancellationToken)
+    {
         foreach (var e in events)
         {
             await PreparedStatements.For(db, """
@@ -178,11 +203,6 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
                 e.Seq, PreparedStatements.Store(db, typeof(AuditEventRow), nameof(AuditEventRow.At), e.At), e.ClientId, e.ActorId, e.Action, e.Emr, e.CareUnitId,
                 e.ResourceType, e.ResourceId, e.PatientIds, e.OutcomeStatus, e.RequestId, e.Hash).ExecuteNonQueryAsync(cancellationToken);
         }
-
-        await PreparedStatements.For(db, """
-            INSERT INTO "audit_seal" ("Id", "LastSeq", "LastHash") VALUES (1, @p0, @p1)
-            ON CONFLICT ("Id") DO UPDATE SET "LastSeq" = excluded."LastSeq", "LastHash" = excluded."LastHash"
-            """, head.LastSeq, head.LastHash).ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>The head row (tracked; added when the chain is empty) and the key marker, if any.</summary>

@@ -9,8 +9,9 @@ namespace Vardbro.Connectors.Tests.Contract;
 
 /// <summary>
 /// The built-in EHR on a fresh database per test, seeded with the contract's master data. It runs in
-/// three configurations, one per read path and provider: EF Core on SQLite, the prepared statements
-/// on SQLite (connection kept open, as the server keeps it), and EF Core on PostgreSQL.
+/// three configurations, one per read path and provider: EF Core on SQLite (the reference), the
+/// prepared statements on SQLite (connection kept open, as the server keeps it), and the prepared
+/// statements on PostgreSQL (the server's path there).
 /// </summary>
 public abstract class LocalConnectorContractTests : ConnectorContractTests
 {
@@ -121,12 +122,12 @@ public sealed class LocalPreparedSqliteContractTests : LocalConnectorContractTes
     protected override Task CreateSchemaAsync(StoreDb db) => db.Database.EnsureCreatedAsync();
 }
 
-/// <summary>EF Core on PostgreSQL (VARDBRO_TEST_POSTGRES; test.sh starts one), on a database of its own.</summary>
+/// <summary>PostgreSQL (VARDBRO_TEST_POSTGRES; test.sh starts one), on a database of its own: the prepared reads' PostgreSQL SQL.</summary>
 public sealed class LocalPostgresContractTests : LocalConnectorContractTests
 {
     private readonly string database = "vardbro_contract_" + Guid.NewGuid().ToString("N")[..16];
 
-    protected override string ExpectedReadPath => "ef";
+    protected override string ExpectedReadPath => "prepared";
 
     private static string Admin => Environment.GetEnvironmentVariable("VARDBRO_TEST_POSTGRES")
         ?? throw new InvalidOperationException("The PostgreSQL contract tests need VARDBRO_TEST_POSTGRES (test.sh starts a server through .ci/postgres.sh).");
