@@ -33,11 +33,14 @@ internal sealed class ColumnList<T>(params (string Property, Action<T, Cell> Set
     /// <summary>The quoted column list, in reading order.</summary>
     public string Sql { get; } = string.Join(", ", columns.Select(c => $"\"{c.Property}\""));
 
-    public T Read(DbDataReader reader, StoreDb db, T row)
+    public int Count => columns.Length;
+
+    /// <summary>The row's columns from the reader's current row, starting at column <paramref name="first"/>.</summary>
+    public T Read(DbDataReader reader, StoreDb db, T row, int first = 0)
     {
         for (var i = 0; i < columns.Length; i++)
         {
-            columns[i].Set(row, new Cell(reader, i, db, typeof(T), columns[i].Property));
+            columns[i].Set(row, new Cell(reader, first + i, db, typeof(T), columns[i].Property));
         }
 
         return row;

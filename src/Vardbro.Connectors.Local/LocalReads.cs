@@ -241,25 +241,27 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
         var patient = $"""SELECT {PatientColumns.Sql} FROM "local_patients" WHERE "Emr" = @p0 AND "{column}" = @p1 LIMIT 1""";
         if (db.IsPostgres)
         {
-            // One round trip: the contacts' statement finds the patient again by the same index.
-            return await ReadPatientAsync(PreparedStatements.For(db, $"""
-                {patient};
-                SELECT {ContactColumns.Sql} FROM "local_patient_contacts"
-                WHERE "PatientKey" = (SELECT "Key" FROM "local_patients" WHERE "Emr" = @p0 AND "{column}" = @p1 LIMIT 1) ORDER BY "Position", "Key"
-                """, emr, id.Value), null, cancellationToken);
+            // One statement: the patient's columns on every row, a contact's beside them (none: one row of nulls).
+            await using var joined = await PreparedStatements.For(db, $"""
+                SELECT p.*, c."PatientKey", c."Kind", c."Value", c."Position" FROM ({patient}) AS p
+                LEFT JOIN "local_patient_contacts" AS c ON c."PatientKey" = p."Key" ORDER BY c."Position", c."Key"
+                """, emr, id.Value).ExecuteReaderAsync(cancellationToken);
+            PatientRow? found = null;
+            while (await joined.ReadAsync(cancellationToken))
+            {
+                found ??= PatientColumns.Read(joined, db, NewPatient());
+                if (!await joined.IsDBNullAsync(PatientColumns.Count, cancellationToken))
+                {
+                    found.Contacts.Add(ContactColumns.Read(joined, db, NewContact(), PatientColumns.Count));
+                }
+            }
+
+            return found;
         }
 
         // On SQLite a statement is a function call: the contacts are read by the key the first one found.
-        return await ReadPatientAsync(PreparedStatements.For(db, patient, emr, id.Value), key => PreparedStatements.For(db, $"""
-            SELECT {ContactColumns.Sql} FROM "local_patient_contacts" WHERE "PatientKey" = @p0 ORDER BY "Position", "Key"
-            """, key), cancellationToken);
-    }
-
-    /// <summary>The patient the command's first result holds, and its contacts: the command's next result, or <paramref name="contactsOf"/>'s.</summary>
-    private async Task<PatientRow?> ReadPatientAsync(System.Data.Common.DbCommand command, Func<long, System.Data.Common.DbCommand>? contactsOf, CancellationToken cancellationToken)
-    {
         PatientRow row;
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        await using (var reader = await PreparedStatements.For(db, patient, emr, id.Value).ExecuteReaderAsync(cancellationToken))
         {
             if (!await reader.ReadAsync(cancellationToken))
             {
@@ -267,24 +269,22 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
             }
 
             row = PatientColumns.Read(reader, db, NewPatient());
-            if (contactsOf is null)
-            {
-                await reader.NextResultAsync(cancellationToken);
-                await ReadContactsAsync(reader, row.Contacts, cancellationToken);
-                return row;
-            }
         }
 
-        await using var contacts = await contactsOf(row.Key).ExecuteReaderAsync(cancellationToken);
+        await using var contacts = await PreparedStatements.For(db, $"""
+            SELECT {ContactColumns.Sql} FROM "local_patient_contacts" WHERE "PatientKey" = @p0 ORDER BY "Position", "Key"
+            """, row.Key).ExecuteReaderAsync(cancellationToken);
         await ReadContactsAsync(contacts, row.Contacts, cancellationToken);
         return row;
     }
+
+    private static PatientContactRow NewContact() => new() { Kind = "", Value = "", Normalized = "" };
 
     private async Task ReadContactsAsync(System.Data.Common.DbDataReader reader, List<PatientContactRow> into, CancellationToken cancellationToken)
     {
         while (await reader.ReadAsync(cancellationToken))
         {
-            into.Add(ContactColumns.Read(reader, db, new PatientContactRow { Kind = "", Value = "", Normalized = "" }));
+            into.Add(ContactColumns.Read(reader, db, NewContact()));
         }
     }
 

@@ -171,26 +171,29 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
         Seal(db, events, head, key);
         if (db.IsPostgres)
         {
-            // The whole batch in one statement, as EF Core's batching sent it: a round trip per event would not be.
-            await PreparedStatements.For(db, """
-                INSERT INTO "audit_events" ("Seq", "At", "ClientId", "ActorId", "Action", "Emr", "CareUnitId", "ResourceType", "ResourceId", "PatientIds", "OutcomeStatus", "RequestId", "Hash")
-                SELECT * FROM unnest(@p0::bigint[], @p1::timestamptz[], @p2::text[], @p3::text[], @p4::text[], @p5::text[], @p6::text[], @p7::text[], @p8::text[], @p9::text[], @p10::integer[], @p11::text[], @p12::text[])
+            // The whole batch and the new head in one statement, where EF Core's batching sent the events as one.
+            await PreparedStatements.For(db, $"""
+                WITH inserted AS (
+                    INSERT INTO "audit_events" ("Seq", "At", "ClientId", "ActorId", "Action", "Emr", "CareUnitId", "ResourceType", "ResourceId", "PatientIds", "OutcomeStatus", "RequestId", "Hash")
+                    SELECT * FROM unnest(@p2::bigint[], @p3::timestamptz[], @p4::text[], @p5::text[], @p6::text[], @p7::text[], @p8::text[], @p9::text[], @p10::text[], @p11::text[], @p12::integer[], @p13::text[], @p14::text[]))
+                {HeadUpsert}
                 """,
+                head.LastSeq, head.LastHash,
                 Column(e => e.Seq!.Value), Column(e => e.At), Column(e => e.ClientId), Column(e => e.ActorId), Column(e => e.Action), Column(e => e.Emr), Column(e => e.CareUnitId),
                 Column(e => e.ResourceType), Column(e => e.ResourceId), Column(e => e.PatientIds), Column(e => e.OutcomeStatus), Column(e => e.RequestId), Column(e => e.Hash))
                 .ExecuteNonQueryAsync(cancellationToken);
             T[] Column<T>(Func<AuditEventRow, T> value) => events.ConvertAll(x => value(x)).ToArray();
-        }
-        else
-        {
-            await InsertEachAsync(db, events, cancellationToken);
+            return;
         }
 
-        await PreparedStatements.For(db, """
-            INSERT INTO "audit_seal" ("Id", "LastSeq", "LastHash") VALUES (1, @p0, @p1)
-            ON CONFLICT ("Id") DO UPDATE SET "LastSeq" = excluded."LastSeq", "LastHash" = excluded."LastHash"
-            """, head.LastSeq, head.LastHash).ExecuteNonQueryAsync(cancellationToken);
+        await InsertEachAsync(db, events, cancellationToken);
+        await PreparedStatements.For(db, HeadUpsert, head.LastSeq, head.LastHash).ExecuteNonQueryAsync(cancellationToken);
     }
+
+    private const string HeadUpsert = """
+        INSERT INTO "audit_seal" ("Id", "LastSeq", "LastHash") VALUES (1, @p0, @p1)
+        ON CONFLICT ("Id") DO UPDATE SET "LastSeq" = excluded."LastSeq", "LastHash" = excluded."LastHash"
+        """;
 
     private static async Task InsertEachAsync(VardbroDb db, List<AuditEventRow> events, CancellationToken cancellationToken)
     {
