@@ -184,32 +184,57 @@ public sealed class SecretHasher
 }
 
 /// <summary>
-/// Remembers which secret was last verified for each client, as a fast digest, so that only the first
-/// request with a secret pays for the slow hash, and the client's parsed grants. The client row is
-/// still read on every request, so a revocation, a rotation or a change of grants takes effect at once
-/// on every instance.
+/// Remembers, per client, the secret last verified (as a fast digest) and the client row it was
+/// verified against, with its parsed grants. A request that presents that same secret within
+/// <see cref="Lifetime"/> of the row's reading is answered from here without reading the row again;
+/// any other request (another secret, an unknown id, a lapsed entry) reads the row, so a wrong
+/// secret costs the same for a known id as for an unknown one. A change made through this
+/// instance's admin API is forgotten at once (<see cref="Forget"/>); one made through another
+/// instance takes effect here within <see cref="Lifetime"/>.
 /// </summary>
-public sealed class VerifiedSecretCache
+public sealed class VerifiedSecretCache(TimeProvider time)
 {
-    private readonly ConcurrentDictionary<string, (string Stamp, byte[] Digest)> verified = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, (string Json, IReadOnlyList<Grant> Grants)> grants = new(StringComparer.Ordinal);
+    /// <summary>How long a row read for a verified secret serves that secret's requests.</summary>
+    public static readonly TimeSpan Lifetime = TimeSpan.FromSeconds(2);
 
+    private readonly ConcurrentDictionary<string, Entry> entries = new(StringComparer.Ordinal);
+    private long generation;
+
+    private sealed record Entry(string Stamp, byte[] Digest, string GrantsJson, IReadOnlyList<Grant> Grants, long FreshUntil);
+
+    /// <summary>Taken before the row is read: <see cref="Remember"/> keeps nothing read before a <see cref="Forget"/>.</summary>
+    public long Generation => Interlocked.Read(ref generation);
+
+    /// <summary>The grants of a client whose row was read for this very secret within <see cref="Lifetime"/>.</summary>
+    public IReadOnlyList<Grant>? FreshGrants(string clientId, byte[] digest) =>
+        entries.TryGetValue(clientId, out var entry) && time.GetTimestamp() < entry.FreshUntil && CryptographicOperations.FixedTimeEquals(entry.Digest, digest)
+            ? entry.Grants
+            : null;
+
+    /// <summary>Whether this secret was verified against the row's current secret (same stamp): the hash need not run again.</summary>
     public bool IsKnown(string clientId, string stamp, byte[] digest) =>
-        verified.TryGetValue(clientId, out var entry) && entry.Stamp == stamp && CryptographicOperations.FixedTimeEquals(entry.Digest, digest);
+        entries.TryGetValue(clientId, out var entry) && entry.Stamp == stamp && CryptographicOperations.FixedTimeEquals(entry.Digest, digest);
 
-    public void Remember(string clientId, string stamp, byte[] digest) => verified[clientId] = (stamp, digest);
-
-    /// <summary>The grants stored as <paramref name="json"/>, parsed once per change.</summary>
-    public IReadOnlyList<Grant> Grants(string clientId, string json)
+    /// <summary>Keeps the row just read for a verified secret; the grants are parsed once per change of them.</summary>
+    public IReadOnlyList<Grant> Remember(string clientId, ClientCredentials row, byte[] digest, long readAt)
     {
-        if (grants.TryGetValue(clientId, out var entry) && string.Equals(entry.Json, json, StringComparison.Ordinal))
+        ArgumentNullException.ThrowIfNull(row);
+        var grants = entries.TryGetValue(clientId, out var old) && string.Equals(old.GrantsJson, row.GrantsJson, StringComparison.Ordinal)
+            ? old.Grants
+            : Secrets.DeserializeGrants(row.GrantsJson);
+        if (readAt == Generation)
         {
-            return entry.Grants;
+            entries[clientId] = new Entry(row.SecretStamp, digest, row.GrantsJson, grants, time.GetTimestamp() + (long)(Lifetime.TotalSeconds * time.TimestampFrequency));
         }
 
-        var parsed = Secrets.DeserializeGrants(json);
-        grants[clientId] = (json, parsed);
-        return parsed;
+        return grants;
+    }
+
+    /// <summary>A client changed (grants, secret, revocation): its next request reads its row.</summary>
+    public void Forget(string clientId)
+    {
+        Interlocked.Increment(ref generation);
+        entries.TryRemove(clientId, out _);
     }
 }
 
@@ -307,7 +332,14 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
             return null;
         }
 
+        var digest = SHA256.HashData(Encoding.UTF8.GetBytes(secret));
+        if (cache.FreshGrants(id, digest) is { } fresh)
+        {
+            return new ClientContext(id, fresh);
+        }
+
         var db = context.RequestServices.GetRequiredService<VardbroDb>();
+        var readAt = cache.Generation;
         var row = db.CanPrepare ? await ReadClientAsync(db, id, context.RequestAborted) : await ReadClient(db, id, context.RequestAborted);
         if (row is null)
         {
@@ -316,7 +348,6 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
             return null;
         }
 
-        var digest = SHA256.HashData(Encoding.UTF8.GetBytes(secret));
         if (!cache.IsKnown(id, row.SecretStamp, digest))
         {
             var verification = hasher.Verify(secret, row.SecretHash);
@@ -331,11 +362,9 @@ public sealed class AuthMiddleware(RequestDelegate next, VerifiedSecretCache cac
                 await db.Clients.Where(c => c.Id == id && c.SecretHash == row.SecretHash)
                     .ExecuteUpdateAsync(c => c.SetProperty(x => x.SecretHash, hasher.Hash(secret)), context.RequestAborted);
             }
-
-            cache.Remember(id, row.SecretStamp, digest);
         }
 
-        return new ClientContext(id, cache.Grants(id, row.GrantsJson));
+        return new ClientContext(id, cache.Remember(id, row, digest, readAt));
     }
 
     private static async Task<ClientCredentials?> ReadClientAsync(VardbroDb db, string id, CancellationToken cancellationToken)

@@ -32,9 +32,9 @@ public static class ClientsEndpoints
         var group = admin.MapGroup("/clients").WithTags("Administration");
         group.MapPost("/", CreateClient).WithMetadata(new SecretResponseAttribute()).WithName("CreateClient").WithSummary("Create an API client; the secret is shown only in this response.");
         group.MapGet("/", ListClients).WithName("ListClients").WithSummary("The API clients that are not revoked (never their secrets).");
-        group.MapPut("/{client_id}/grants", UpdateGrants).WithName("UpdateClientGrants").WithSummary("Replace a client's grants; effective on its next request.");
-        group.MapPost("/{client_id}/secret", RotateSecret).WithMetadata(new SecretResponseAttribute()).WithName("RotateClientSecret").WithSummary("Give a client a new secret (shown once); the old one stops working at once.");
-        group.MapDelete("/{client_id}", RevokeClient).WithName("RevokeClient").WithSummary("Revoke a client; its next request is refused.");
+        group.MapPut("/{client_id}/grants", UpdateGrants).WithName("UpdateClientGrants").WithSummary("Replace a client's grants; effective on its next request (within 2 s on other instances).");
+        group.MapPost("/{client_id}/secret", RotateSecret).WithMetadata(new SecretResponseAttribute()).WithName("RotateClientSecret").WithSummary("Give a client a new secret (shown once); the old one stops working at once (within 2 s on other instances).");
+        group.MapDelete("/{client_id}", RevokeClient).WithName("RevokeClient").WithSummary("Revoke a client; its next request is refused (within 2 s on other instances).");
     }
 
     public static async Task<Created<ClientCredentialsResponse>> CreateClient(CreateClientRequest body, VardbroDb db, EmrCatalog emrs, SecretHasher hasher, TimeProvider time, CancellationToken cancellationToken)
@@ -66,7 +66,7 @@ public static class ClientsEndpoints
         return TypedResults.Ok(rows.Select(ClientResponse.From).ToArray());
     }
 
-    public static async Task<Ok<ClientResponse>> UpdateGrants(string client_id, UpdateGrantsRequest body, VardbroDb db, EmrCatalog emrs, CancellationToken cancellationToken)
+    public static async Task<Ok<ClientResponse>> UpdateGrants(string client_id, UpdateGrantsRequest body, VardbroDb db, EmrCatalog emrs, VerifiedSecretCache verified, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(body);
         var errors = new List<ApiError>();
@@ -75,25 +75,28 @@ public static class ClientsEndpoints
         var row = await FindAsync(db, client_id, cancellationToken);
         row.GrantsJson = Secrets.SerializeGrants(grants);
         await db.SaveChangesAsync(cancellationToken);
+        verified.Forget(row.Id);
         return TypedResults.Ok(ClientResponse.From(row));
     }
 
-    public static async Task<Ok<ClientCredentialsResponse>> RotateSecret(string client_id, VardbroDb db, SecretHasher hasher, CancellationToken cancellationToken)
+    public static async Task<Ok<ClientCredentialsResponse>> RotateSecret(string client_id, VardbroDb db, SecretHasher hasher, VerifiedSecretCache verified, CancellationToken cancellationToken)
     {
         var row = await FindAsync(db, client_id, cancellationToken);
         var secret = Secrets.NewSecret();
         row.SecretHash = hasher.Hash(secret);
         row.SecretStamp = Secrets.NewStamp();
         await db.SaveChangesAsync(cancellationToken);
+        verified.Forget(row.Id);
         return TypedResults.Ok(new ClientCredentialsResponse(row.Id, secret, row.Name, ClientResponse.From(row).Grants));
     }
 
-    public static async Task<NoContent> RevokeClient(string client_id, VardbroDb db, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<NoContent> RevokeClient(string client_id, VardbroDb db, TimeProvider time, VerifiedSecretCache verified, CancellationToken cancellationToken)
     {
         var row = await FindAsync(db, client_id, cancellationToken);
         row.RevokedAt = time.GetUtcNow();
         row.SecretStamp = Secrets.NewStamp();
         await db.SaveChangesAsync(cancellationToken);
+        verified.Forget(row.Id);
         return TypedResults.NoContent();
     }
 
