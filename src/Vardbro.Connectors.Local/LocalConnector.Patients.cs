@@ -27,7 +27,6 @@ public sealed partial class LocalConnector
             page.RemoveAt(page.Count - 1);
         }
 
-        await reads.LoadContactsAsync(page, cancellationToken);
         var next = more ? Cursors.Encode(page[^1].FoldedLastName, page[^1].FoldedFirstName, page[^1].EmrId) : null;
         return new PatientPage(page.ConvertAll(ToRecord), next);
     }

@@ -31,10 +31,8 @@ internal interface ILocalReads
     /// <summary>The patient with that id, contacts loaded; null also for an id type patients do not have.</summary>
     Task<PatientRow?> FindPatientAsync(TypedId id, CancellationToken cancellationToken);
 
-    /// <summary>Up to <paramref name="take"/> matches after <paramref name="after"/>, in page order, without contacts.</summary>
+    /// <summary>Up to <paramref name="take"/> matches after <paramref name="after"/>, in page order, contacts loaded.</summary>
     Task<List<PatientRow>> SearchPatientsAsync(PatientQuery query, int take, PatientKey? after, CancellationToken cancellationToken);
-
-    Task LoadContactsAsync(List<PatientRow> rows, CancellationToken cancellationToken);
 
     Task<List<ScheduleRow>> SchedulesOfResourceAsync(string careUnitId, string resourceId, CancellationToken cancellationToken);
 
@@ -125,15 +123,16 @@ internal sealed class EfLocalReads(StoreDb db, string emr) : ILocalReads
                 || (x.FoldedLastName == l && x.FoldedFirstName == f && string.Compare(x.EmrId, id) > 0));
         }
 
-        return await rows
+        var page = await rows
             .OrderBy(x => x.FoldedLastName).ThenBy(x => x.FoldedFirstName).ThenBy(x => x.EmrId)
             .Take(take)
             .ToListAsync(cancellationToken);
+        await LoadContactsAsync(page, cancellationToken);
+        return page;
     }
 
-    public async Task LoadContactsAsync(List<PatientRow> rows, CancellationToken cancellationToken)
+    private async Task LoadContactsAsync(List<PatientRow> rows, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(rows);
         if (rows.Count == 0)
         {
             return;
@@ -342,18 +341,46 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
         sql.Append(CultureInfo.InvariantCulture, $""" ORDER BY "FoldedLastName", "FoldedFirstName", "EmrId" LIMIT {Next(take)}""");
         var page = new List<PatientRow>(take);
         await using var open = await PreparedStatements.OpenAsync(db, cancellationToken);
-        await using var reader = await PreparedStatements.For(db, sql.ToString(), [.. values]).ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        if (db.IsPostgres)
         {
-            page.Add(PatientColumns.Read(reader, db, NewPatient()));
+            // The page and its contacts in one statement, as a patient by id: a page's rows come in page
+            // order, each patient's contacts beside it (none: one row of nulls).
+            await using var joined = await PreparedStatements.For(db, $"""
+                WITH page AS ({sql})
+                SELECT page.*, c."PatientKey", c."Kind", c."Value", c."Position" FROM page
+                LEFT JOIN "local_patient_contacts" AS c ON c."PatientKey" = page."Key"
+                ORDER BY page."FoldedLastName", page."FoldedFirstName", page."EmrId", c."Position", c."Key"
+                """, [.. values]).ExecuteReaderAsync(cancellationToken);
+            while (await joined.ReadAsync(cancellationToken))
+            {
+                if (page.Count == 0 || page[^1].Key != joined.GetInt64(0))
+                {
+                    page.Add(PatientColumns.Read(joined, db, NewPatient()));
+                }
+
+                if (!await joined.IsDBNullAsync(PatientColumns.Count, cancellationToken))
+                {
+                    page[^1].Contacts.Add(ContactColumns.Read(joined, db, NewContact(), PatientColumns.Count));
+                }
+            }
+
+            return page;
         }
 
+        await using (var reader = await PreparedStatements.For(db, sql.ToString(), [.. values]).ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                page.Add(PatientColumns.Read(reader, db, NewPatient()));
+            }
+        }
+
+        await LoadContactsAsync(page, cancellationToken);
         return page;
     }
 
-    public async Task LoadContactsAsync(List<PatientRow> rows, CancellationToken cancellationToken)
+    private async Task LoadContactsAsync(List<PatientRow> rows, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(rows);
         if (rows.Count == 0)
         {
             return;
@@ -361,14 +388,10 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
 
         // One statement for any page size (EF Core writes one parameter per key, so a new SQL text per count).
         var found = new List<PatientContactRow>();
-        var keys = rows.ConvertAll(x => x.Key);
-        await using (var open = await PreparedStatements.OpenAsync(db, cancellationToken))
-        await using (var reader = await (db.IsPostgres
-            ? PreparedStatements.For(db, $"""SELECT {ContactColumns.Sql} FROM "local_patient_contacts" WHERE "PatientKey" = ANY(@p0)""", keys.ToArray())
-            : PreparedStatements.For(db, $"""
-                SELECT {ContactColumns.Sql} FROM "local_patient_contacts"
-                WHERE "PatientKey" IN (SELECT value FROM json_each(@p0))
-                """, JsonSerializer.Serialize(keys))).ExecuteReaderAsync(cancellationToken))
+        await using (var reader = await PreparedStatements.For(db, $"""
+            SELECT {ContactColumns.Sql} FROM "local_patient_contacts"
+            WHERE "PatientKey" IN (SELECT value FROM json_each(@p0))
+            """, JsonSerializer.Serialize(rows.ConvertAll(x => x.Key))).ExecuteReaderAsync(cancellationToken))
         {
             await ReadContactsAsync(reader, found, cancellationToken);
         }
