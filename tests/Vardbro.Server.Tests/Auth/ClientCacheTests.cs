@@ -17,11 +17,14 @@ public sealed class ClientCacheTests(FakeClockFactory factory) : IClassFixture<F
 {
     private const string Clients = "/api/admin/clients";
 
-    private async Task<(string Id, string Secret)> CreateClientAsync(string name)
+    /// <summary>A new client that has made one request, so its row was read for its secret.</summary>
+    private async Task<(string Id, HttpClient Client)> VerifiedClientAsync(string name)
     {
         using var admin = factory.Admin();
         var created = await admin.PostJsonAsync(Clients, $$"""{"name":"{{name}}","grants":[{"emr":"webdoc","care_units":["*"]}]}""", HttpStatusCode.Created);
-        return ((string)created["client_id"]!, (string)created["client_secret"]!);
+        var client = factory.WithCredentials((string)created["client_id"]!, (string)created["client_secret"]!);
+        await client.GetJsonAsync("/api/emrs");
+        return ((string)created["client_id"]!, client);
     }
 
     private Task<int> RevokeInTheDatabaseAsync(string id) =>
@@ -31,9 +34,8 @@ public sealed class ClientCacheTests(FakeClockFactory factory) : IClassFixture<F
     [Fact]
     public async Task A_revocation_made_through_another_instance_takes_effect_within_the_lifetime()
     {
-        var (id, secret) = await CreateClientAsync("cache-elsewhere");
-        using var client = factory.WithCredentials(id, secret);
-        await client.GetJsonAsync("/api/emrs");
+        var (id, client) = await VerifiedClientAsync("cache-elsewhere");
+        using var _ = client;
 
         await RevokeInTheDatabaseAsync(id);
 
@@ -48,9 +50,8 @@ public sealed class ClientCacheTests(FakeClockFactory factory) : IClassFixture<F
     [Fact]
     public async Task A_revocation_through_this_instance_refuses_the_next_request_even_within_the_lifetime()
     {
-        var (id, secret) = await CreateClientAsync("cache-here");
-        using var client = factory.WithCredentials(id, secret);
-        await client.GetJsonAsync("/api/emrs");
+        var (id, client) = await VerifiedClientAsync("cache-here");
+        using var _ = client;
 
         using var admin = factory.Admin();
         using (var deleted = await admin.DeleteAsync(new Uri($"{Clients}/{id}", UriKind.Relative)))
@@ -64,9 +65,8 @@ public sealed class ClientCacheTests(FakeClockFactory factory) : IClassFixture<F
     [Fact]
     public async Task A_secret_rotated_through_another_instance_works_at_once_while_the_old_one_lapses_within_the_lifetime()
     {
-        var (id, secret) = await CreateClientAsync("cache-rotated-elsewhere");
-        using var client = factory.WithCredentials(id, secret);
-        await client.GetJsonAsync("/api/emrs");
+        var (id, client) = await VerifiedClientAsync("cache-rotated-elsewhere");
+        using var _ = client;
 
         // Another instance rotates: the row now holds the hash of a new secret.
         var rotated = Secrets.NewSecret();
