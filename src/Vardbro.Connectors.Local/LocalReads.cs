@@ -240,22 +240,7 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
         var patient = $"""SELECT {PatientColumns.Sql} FROM "local_patients" WHERE "Emr" = @p0 AND "{column}" = @p1 LIMIT 1""";
         if (db.IsPostgres)
         {
-            // One statement: the patient's columns on every row, a contact's beside them (none: one row of nulls).
-            await using var joined = await PreparedStatements.For(db, $"""
-                SELECT p.*, c."PatientKey", c."Kind", c."Value", c."Position" FROM ({patient}) AS p
-                LEFT JOIN "local_patient_contacts" AS c ON c."PatientKey" = p."Key" ORDER BY c."Position", c."Key"
-                """, emr, id.Value).ExecuteReaderAsync(cancellationToken);
-            PatientRow? found = null;
-            while (await joined.ReadAsync(cancellationToken))
-            {
-                found ??= PatientColumns.Read(joined, db, NewPatient());
-                if (!await joined.IsDBNullAsync(PatientColumns.Count, cancellationToken))
-                {
-                    found.Contacts.Add(ContactColumns.Read(joined, db, NewContact(), PatientColumns.Count));
-                }
-            }
-
-            return found;
+            return (await WithContactsAsync(patient, [emr, id.Value], cancellationToken)).FirstOrDefault();
         }
 
         // On SQLite a statement is a function call: the contacts are read by the key the first one found.
@@ -275,6 +260,36 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
             """, row.Key).ExecuteReaderAsync(cancellationToken);
         await ReadContactsAsync(contacts, row.Contacts, cancellationToken);
         return row;
+    }
+
+    /// <summary>
+    /// PostgreSQL: the patients <paramref name="patients"/> selects and their contacts in one
+    /// statement, in page order: each patient's columns on every row, a contact's beside them (none:
+    /// one row of nulls).
+    /// </summary>
+    private async Task<List<PatientRow>> WithContactsAsync(string patients, object?[] values, CancellationToken cancellationToken)
+    {
+        var page = new List<PatientRow>();
+        await using var joined = await PreparedStatements.For(db, $"""
+            WITH page AS ({patients})
+            SELECT page.*, c."PatientKey", c."Kind", c."Value", c."Position" FROM page
+            LEFT JOIN "local_patient_contacts" AS c ON c."PatientKey" = page."Key"
+            ORDER BY page."FoldedLastName", page."FoldedFirstName", page."EmrId", c."Position", c."Key"
+            """, values).ExecuteReaderAsync(cancellationToken);
+        while (await joined.ReadAsync(cancellationToken))
+        {
+            if (page.Count == 0 || page[^1].Key != joined.GetInt64(0))
+            {
+                page.Add(PatientColumns.Read(joined, db, NewPatient()));
+            }
+
+            if (!await joined.IsDBNullAsync(PatientColumns.Count, cancellationToken))
+            {
+                page[^1].Contacts.Add(ContactColumns.Read(joined, db, NewContact(), PatientColumns.Count));
+            }
+        }
+
+        return page;
     }
 
     private static PatientContactRow NewContact() => new() { Kind = "", Value = "", Normalized = "" };
@@ -343,28 +358,7 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
         await using var open = await PreparedStatements.OpenAsync(db, cancellationToken);
         if (db.IsPostgres)
         {
-            // The page and its contacts in one statement, as a patient by id: a page's rows come in page
-            // order, each patient's contacts beside it (none: one row of nulls).
-            await using var joined = await PreparedStatements.For(db, $"""
-                WITH page AS ({sql})
-                SELECT page.*, c."PatientKey", c."Kind", c."Value", c."Position" FROM page
-                LEFT JOIN "local_patient_contacts" AS c ON c."PatientKey" = page."Key"
-                ORDER BY page."FoldedLastName", page."FoldedFirstName", page."EmrId", c."Position", c."Key"
-                """, [.. values]).ExecuteReaderAsync(cancellationToken);
-            while (await joined.ReadAsync(cancellationToken))
-            {
-                if (page.Count == 0 || page[^1].Key != joined.GetInt64(0))
-                {
-                    page.Add(PatientColumns.Read(joined, db, NewPatient()));
-                }
-
-                if (!await joined.IsDBNullAsync(PatientColumns.Count, cancellationToken))
-                {
-                    page[^1].Contacts.Add(ContactColumns.Read(joined, db, NewContact(), PatientColumns.Count));
-                }
-            }
-
-            return page;
+            return await WithContactsAsync(sql.ToString(), [.. values], cancellationToken);
         }
 
         await using (var reader = await PreparedStatements.For(db, sql.ToString(), [.. values]).ExecuteReaderAsync(cancellationToken))
