@@ -27,28 +27,9 @@ public sealed partial class AuditAnchors(
     /// <summary>The anchor file holds a line this server's key did not write.</summary>
     public sealed class AnchorFileException(string message) : Exception(message);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var interval = TimeSpan.FromSeconds(options.Value.AnchorIntervalSeconds);
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(interval, time, stoppingToken);
-                await AnchorAsync(stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-#pragma warning disable CA1031 // the next interval tries again
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                LogAnchorFailed(logger, ex);
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        BackgroundRounds.AfterEachIntervalAsync(
+            TimeSpan.FromSeconds(options.Value.AnchorIntervalSeconds), time, AnchorAsync, ex => LogAnchorFailed(logger, ex), stoppingToken);
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {

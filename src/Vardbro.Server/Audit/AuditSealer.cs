@@ -37,29 +37,9 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
 
     private readonly SemaphoreSlim onePass = new(1, 1);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(LeftoverInterval, stoppingToken);
-
-                // A pass is short; it is not cut off by shutdown, which would only roll it back.
-                await SealAsync(CancellationToken.None);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-#pragma warning disable CA1031 // a failed pass is retried by the next one
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                LogSealFailed(logger, ex);
-            }
-        }
-    }
+    // A pass is short; it is not cut off by shutdown, which would only roll it back.
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        BackgroundRounds.AfterEachIntervalAsync(LeftoverInterval, TimeProvider.System, _ => SealAsync(CancellationToken.None), ex => LogSealFailed(logger, ex), stoppingToken);
 
     /// <summary>Seals every event stored so far.</summary>
     public async Task SealAsync(CancellationToken cancellationToken)

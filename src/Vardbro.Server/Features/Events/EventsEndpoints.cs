@@ -94,7 +94,7 @@ public static class EventsEndpoints
 /// change poller remembers of records that have not changed for as long.
 /// Several instances may purge at once: each delete is one statement and deleting twice is harmless.
 /// </summary>
-public sealed partial class EventPurger(IServiceScopeFactory scopes, IOptions<EventsOptions> options, TimeProvider time, ILogger<EventPurger> logger) : BackgroundService
+public sealed class EventPurger(IServiceScopeFactory scopes, IOptions<EventsOptions> options, TimeProvider time, ILogger<EventPurger> logger) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromHours(1);
 
@@ -109,22 +109,5 @@ public sealed partial class EventPurger(IServiceScopeFactory scopes, IOptions<Ev
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        BackgroundRounds.EveryAsync(
-            Interval,
-            time,
-            async cancellationToken =>
-            {
-                if (await PurgeAsync(cancellationToken) is > 0 and var purged)
-                {
-                    LogPurged(logger, purged);
-                }
-            },
-            ex => LogPurgeFailed(logger, ex),
-            stoppingToken);
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Purged {Count} events past retention")]
-    private static partial void LogPurged(ILogger logger, int count);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Purging events past retention failed; the next round retries")]
-    private static partial void LogPurgeFailed(ILogger logger, Exception exception);
+        BackgroundRounds.PurgeEveryAsync(Interval, time, PurgeAsync, logger, "events past retention", stoppingToken);
 }

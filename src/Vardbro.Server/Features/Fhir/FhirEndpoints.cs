@@ -86,23 +86,20 @@ public static class FhirEndpoints
 
         // The targets of the references in the output, named [base]/[type]/[typed id] as FHIR references
         // are, so a reader sees the type in the URL. Same handlers, audit and errors as their twins above.
-        group.MapGet("/Patient/{patient_id}", GetPatient)
-            .WithName("FhirReferencedPatient")
-            .WithSummary("A referenced Patient: the same as /patients/{patient_id}.")
-            .Audited("patient.read", "patient");
-        group.MapGet("/Practitioner/{resource_id}", GetResource)
-            .WithName("FhirReferencedPractitioner")
-            .WithSummary("A referenced Practitioner: the same as /resources/{resource_id}.");
-        group.MapGet("/Device/{resource_id}", GetResource)
-            .WithName("FhirReferencedDevice")
-            .WithSummary("A referenced Device: the same as /resources/{resource_id}.");
-        group.MapGet("/HealthcareService/{healthcare_service_id}", GetHealthcareService)
-            .WithName("FhirReferencedHealthcareService")
-            .WithSummary("A referenced HealthcareService: the same as /healthcare-services/{healthcare_service_id}.");
+        MapReferenceTarget(group, "Patient", "/patients/{patient_id}", GetPatient).Audited("patient.read", "patient");
+        MapReferenceTarget(group, "Practitioner", "/resources/{resource_id}", GetResource);
+        MapReferenceTarget(group, "Device", "/resources/{resource_id}", GetResource);
+        MapReferenceTarget(group, "HealthcareService", "/healthcare-services/{healthcare_service_id}", GetHealthcareService);
         group.MapGet("/Schedule/{resource_id}", GetSchedule)
             .WithName("FhirGetSchedule")
             .WithSummary("The resource's FHIR Schedule, the one its Slots name; its free times are the Slots of /timeslots?resource_id=….");
     }
+
+    /// <summary><c>/[type]/{id}</c>, served by the handler of its twin route (named in the summary).</summary>
+    private static RouteHandlerBuilder MapReferenceTarget(RouteGroupBuilder group, string type, string twin, Delegate handler) =>
+        group.MapGet("/" + type + twin[twin.LastIndexOf('/')..], handler)
+            .WithName("FhirReferenced" + type)
+            .WithSummary($"A referenced {type}: the same as {twin}.");
 
     /// <summary>
     /// <c>…/api/fhir/emrs/{emr}/Location/{care_unit_id}</c>: a care unit as the target of a reference
