@@ -11,7 +11,7 @@ using Vardbro.Storage;
 namespace Vardbro.Connectors.Local;
 
 /// <summary>A stretch of time an appointment holds on a resource.</summary>
-internal sealed record BusyTime(string ResourceId, DateTimeOffset StartUtc, DateTimeOffset EndUtc);
+internal readonly record struct BusyTime(string ResourceId, DateTimeOffset StartUtc, DateTimeOffset EndUtc);
 
 /// <summary>Where a patient search page resumes: after this (folded last name, folded first name, EHR id).</summary>
 internal sealed record PatientKey(string Last, string First, string EmrId);
@@ -422,10 +422,12 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
               AND {AppointmentRules.HoldsSlotSql("@p6")}
             """, emr, careUnitId, resourceId, At(until), At(from), At(from - AppointmentRules.LongestAppointment), At(now));
         var rows = new List<BusyTime>();
+        var startUtc = PreparedStatements.ConverterOf(db, typeof(AppointmentRow), nameof(AppointmentRow.StartUtc));
+        var endUtc = PreparedStatements.ConverterOf(db, typeof(AppointmentRow), nameof(AppointmentRow.EndUtc));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            rows.Add(new BusyTime(resourceId, new Cell(reader, 0, db, typeof(AppointmentRow), nameof(AppointmentRow.StartUtc)).Instant(), new Cell(reader, 1, db, typeof(AppointmentRow), nameof(AppointmentRow.EndUtc)).Instant()));
+            rows.Add(new BusyTime(resourceId, PreparedStatements.ReadCell<DateTimeOffset>(reader, 0, startUtc), PreparedStatements.ReadCell<DateTimeOffset>(reader, 1, endUtc)));
         }
 
         return rows;

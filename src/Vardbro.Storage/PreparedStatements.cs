@@ -88,10 +88,13 @@ public static class PreparedStatements
     }
 
     /// <summary>A cell of a row a prepared statement returned, read as <typeparamref name="T"/> with the model's conversion of that property.</summary>
-    public static T ReadCell<T>(DbDataReader reader, int index, DbContext db, Type entity, string property)
+    public static T ReadCell<T>(DbDataReader reader, int index, DbContext db, Type entity, string property) =>
+        ReadCell<T>(reader, index, ConverterOf(db, entity, property));
+
+    /// <summary>A cell read with a conversion looked up once for many rows (<see cref="ConverterOf"/>).</summary>
+    public static T ReadCell<T>(DbDataReader reader, int index, ValueConverter? converter)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        var converter = ConverterOf(db, entity, property);
 
         // Without a conversion the provider reads the type itself (Npgsql gives timestamptz as a UTC DateTime unless asked for DateTimeOffset).
         return converter is null ? reader.GetFieldValue<T>(index) : (T)converter.ConvertFromProvider(reader.GetValue(index))!;
@@ -125,7 +128,8 @@ public static class PreparedStatements
     // Read runs for every instant of every row a prepared read returns; the model's lookup is kept per model.
     private static readonly ConditionalWeakTable<Microsoft.EntityFrameworkCore.Metadata.IModel, ConcurrentDictionary<(Type, string), ValueConverter?>> Converters = [];
 
-    private static ValueConverter? ConverterOf(DbContext db, Type entity, string property)
+    /// <summary>The model's conversion of a property to and from its column; null where the provider reads and writes the type itself.</summary>
+    public static ValueConverter? ConverterOf(DbContext db, Type entity, string property)
     {
         ArgumentNullException.ThrowIfNull(db);
         var model = db.Model;
