@@ -161,7 +161,7 @@ app.MapOpenApi();
 app.MapScalarApiReference("/docs/reference", o => ReferencePage.Configure(o, app.Environment.IsDevelopment() && sandbox));
 app.MapGet("/docs/errors", ErrorPages.Reference).ExcludeFromDescription();
 
-var api = app.MapGroup("/api");
+var api = app.MapGroup("/api").AnsweredAtTheEndpoint();
 api.MapEmrs();
 api.MapMedicalNoteTemplates();
 api.MapWebhooks();

@@ -81,6 +81,33 @@ public static class Problem
     };
 }
 
+/// <summary>
+/// A refusal (<see cref="VardbroException"/>: bad input, not found, a slot taken) answered at the end of the
+/// endpoint that threw it, with the envelope <see cref="ErrorHandler"/> would write. Left to the exception
+/// handler it would travel out through every middleware as an exception, each awaiting frame throwing it
+/// again: tens of microseconds of CPU on every lost booking. The endpoint's own filters (audit, metrics)
+/// still see the exception; the middlewares see an answered request.
+/// </summary>
+public static class Refusals
+{
+    public static RouteGroupBuilder AnsweredAtTheEndpoint(this RouteGroupBuilder group)
+    {
+        group.AddEndpointFilter(async (invocation, next) =>
+        {
+            try
+            {
+                return await next(invocation);
+            }
+            catch (VardbroException refusal) when (!invocation.HttpContext.Response.HasStarted)
+            {
+                await Problem.WriteAsync(invocation.HttpContext, refusal);
+                return Results.Empty;
+            }
+        });
+        return group;
+    }
+}
+
 /// <summary>Turns every exception into the envelope; anything not ours is a bare 500 without detail.</summary>
 public sealed partial class ErrorHandler(ILogger<ErrorHandler> logger) : IExceptionHandler
 {

@@ -171,6 +171,39 @@ public sealed class TelemetryTests(VardbroFactory factory) : IClassFixture<Vardb
     }
 
     [Fact]
+    public async Task A_refusal_is_answered_at_its_endpoint_so_the_request_log_sees_its_status()
+    {
+        var captured = new Captured();
+        await using var app = captured.Around(factory);
+        using var client = app.CreateClient();
+        client.DefaultRequestHeaders.Add("x-leyr-client-id", VardbroFactory.SandboxClientId);
+        client.DefaultRequestHeaders.Add("x-leyr-client-secret", VardbroFactory.SandboxSecret);
+
+        using (var missing = await client.GetAsync(new Uri($"{L01}/patients/emr_id:no-such-patient", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+            Assert.Equal("NOT_FOUND", (string?)JsonNode.Parse(await missing.Content.ReadAsStringAsync())!["errors"]![0]!["error_code"]);
+        }
+
+        var slot = (await client.GetJsonAsync($"{L01}/timeslots?resource_id=1002&healthcare_service_id=L0_1-general")).AsArray()[^2]!;
+        var body = System.Text.Json.JsonSerializer.Serialize(new { start = (string)slot["start"]!, end = (string)slot["end"]!, patient_id = "se_personal_number:191212121212", resource_id = "1002" });
+        using (var won = await client.PostAsync(new Uri($"{L01}/appointments", UriKind.Relative), JsonContent.Of(body)))
+        {
+            Assert.Equal(HttpStatusCode.Created, won.StatusCode);
+        }
+
+        using (var lost = await client.PostAsync(new Uri($"{L01}/appointments", UriKind.Relative), JsonContent.Of(body)))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, lost.StatusCode);
+        }
+
+        // Before, the refusal passed the request log as an exception, which logged the status not yet set (200).
+        var requests = captured.Logs.Entries.Where(e => e.Contains("Vardbro.Requests", StringComparison.Ordinal)).ToList();
+        Assert.True(requests.Any(e => e.Contains("GET /api/emrs/{emr}/care-units/{care_unit_id}/patients/{patient_id} answered 404", StringComparison.Ordinal)), string.Join('\n', requests));
+        Assert.True(requests.Any(e => e.Contains("POST /api/emrs/{emr}/care-units/{care_unit_id}/appointments/ answered 409", StringComparison.Ordinal)), string.Join('\n', requests));
+    }
+
+    [Fact]
     public async Task Spans_metrics_and_information_logs_carry_no_personal_number_name_or_phone()
     {
         var captured = new Captured();
