@@ -35,6 +35,10 @@ internal sealed class ColumnList<T>(params (string Property, Action<T, Cell> Set
 
     public int Count => columns.Length;
 
+    /// <summary>Where <paramref name="property"/> stands in the SELECT list.</summary>
+    public int Ordinal(string property) =>
+        Array.FindIndex(columns, c => c.Property == property) is >= 0 and var i ? i : throw new ArgumentException($"{property} is not selected.", nameof(property));
+
     /// <summary>The row's columns from the reader's current row, starting at column <paramref name="first"/>.</summary>
     public T Read(DbDataReader reader, StoreDb db, T row, int first = 0)
     {

@@ -278,7 +278,7 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
             """, values).ExecuteReaderAsync(cancellationToken);
         while (await joined.ReadAsync(cancellationToken))
         {
-            if (page.Count == 0 || page[^1].Key != joined.GetInt64(0))
+            if (page.Count == 0 || page[^1].Key != joined.GetInt64(PatientKeyColumn))
             {
                 page.Add(PatientColumns.Read(joined, db, NewPatient()));
             }
@@ -291,6 +291,8 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
 
         return page;
     }
+
+    private static readonly int PatientKeyColumn = PatientColumns.Ordinal(nameof(PatientRow.Key));
 
     private static PatientContactRow NewContact() => new() { Kind = "", Value = "", Normalized = "" };
 
@@ -354,12 +356,13 @@ internal sealed class PreparedLocalReads(StoreDb db, string emr) : ILocalReads
         }
 
         sql.Append(CultureInfo.InvariantCulture, $""" ORDER BY "FoldedLastName", "FoldedFirstName", "EmrId" LIMIT {Next(take)}""");
-        var page = new List<PatientRow>(take);
         await using var open = await PreparedStatements.OpenAsync(db, cancellationToken);
         if (db.IsPostgres)
         {
             return await WithContactsAsync(sql.ToString(), [.. values], cancellationToken);
         }
+
+        var page = new List<PatientRow>(take);
 
         await using (var reader = await PreparedStatements.For(db, sql.ToString(), [.. values]).ExecuteReaderAsync(cancellationToken))
         {
