@@ -17,9 +17,13 @@ namespace Vardbro.Server.Audit;
 public sealed partial class AuditAnchors(
     IServiceScopeFactory scopes, AuditStore store, AuditKey key, IOptions<AuditOptions> options, TimeProvider time, ILogger<AuditAnchors> logger) : BackgroundService
 {
+    /// <summary>How long the anchor at shutdown may take, whatever is left of the host's shutdown time.</summary>
+    private static readonly TimeSpan AnchorAtStop = TimeSpan.FromSeconds(5);
+
     private readonly SemaphoreSlim oneAtATime = new(1, 1);
     private (long Seq, string Hash)? written;
-    private int stopped;
+    private Task? anchoredAtStop;
+    private object? anchoredAtStopLock;
 
     /// <summary>One line of the anchor file.</summary>
     public sealed record Anchor(int Line, DateTimeOffset At, long Seq, string Hash, long? KeyedFrom);
@@ -34,15 +38,21 @@ public sealed partial class AuditAnchors(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        if (Interlocked.Exchange(ref stopped, 1) == 1)
-        {
-            return; // a host may be stopped twice
-        }
 
+        // A host may be stopped twice at once (the app's run loop and whoever owns the host): both
+        // wait for the one anchor, so neither returns, and lets the host be disposed, before it is written.
+        await LazyInitializer.EnsureInitialized(ref anchoredAtStop, ref anchoredAtStopLock, () => Task.Run(AnchorAtStopAsync));
+    }
+
+    private async Task AnchorAtStopAsync()
+    {
         // Stopped after the audit writer (registered before it), so this is the head with its last events.
+        // The services stopped before may have spent the host's shutdown time; one row read and one
+        // appended line still get a few seconds of their own, or the last events would go unanchored.
+        using var budget = new CancellationTokenSource(AnchorAtStop, time);
         try
         {
-            await AnchorAsync(cancellationToken);
+            await AnchorAsync(budget.Token);
         }
 #pragma warning disable CA1031 // shutdown goes on; the failure is in the log
         catch (Exception ex)

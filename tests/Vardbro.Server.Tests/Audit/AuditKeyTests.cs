@@ -12,14 +12,18 @@ using Vardbro.Server.Tests.Infrastructure;
 
 namespace Vardbro.Server.Tests.Audit;
 
-/// <summary>A server on a given database with some settings of its own, and a short shutdown.</summary>
-public sealed class AuditSettingsFactory(TestDatabase database, Dictionary<string, string?> settings) : VardbroFactory(database, ownsDatabase: false)
+/// <summary>
+/// A server on a given database with some settings of its own, and a short shutdown (3 s, so a server
+/// whose audit writes fail gives up soon) unless <paramref name="shutdown"/> says otherwise.
+/// </summary>
+public sealed class AuditSettingsFactory(TestDatabase database, Dictionary<string, string?> settings, TimeSpan? shutdown = null)
+    : VardbroFactory(database, ownsDatabase: false)
 {
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         base.ConfigureWebHost(builder);
         builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(settings));
-        builder.ConfigureServices(s => s.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(3)));
+        builder.ConfigureServices(s => s.Configure<HostOptions>(o => o.ShutdownTimeout = shutdown ?? TimeSpan.FromSeconds(3)));
     }
 }
 
@@ -280,11 +284,13 @@ public sealed class AuditKeyTests
     }
 
     [Fact]
-    public async Task The_head_is_anchored_at_shutdown()
+    public async Task The_head_is_anchored_at_shutdown_even_when_the_hosts_shutdown_time_is_spent()
     {
         using var database = TestDatabase.Create();
         var anchorFile = Path.Combine(database.DataDirectory, AuditKey.DefaultAnchorFileName);
-        using (var server = new AuditSettingsFactory(database, new() { ["Audit:AnchorIntervalSeconds"] = "3600" }))
+        // No shutdown time at all: every service is stopped with a cancelled token, as when the
+        // services stopped before the anchor (dispatchers, the writer) have used the host's time up.
+        using (var server = new AuditSettingsFactory(database, new() { ["Audit:AnchorIntervalSeconds"] = "3600" }, TimeSpan.Zero))
         {
             using var client = server.Sandbox();
             for (var i = 0; i < 3; i++)
@@ -297,5 +303,38 @@ public sealed class AuditKeyTests
 
         var line = Assert.Single(await File.ReadAllLinesAsync(anchorFile), l => l.Length > 0);
         Assert.Contains(" seq=3 hash=", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_host_stopped_twice_at_once_returns_from_neither_stop_before_the_head_is_anchored()
+    {
+        using var database = TestDatabase.Create();
+
+        // The anchor file is a FIFO: the anchor's write waits until the test reads it, so the first
+        // stop is held inside its anchor while the second stop runs.
+        var anchorFile = Path.Combine(database.DataDirectory, "anchor.fifo");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", anchorFile))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        using var server = new AuditSettingsFactory(database, new() { ["Audit:AnchorIntervalSeconds"] = "3600", ["Audit:AnchorFile"] = anchorFile });
+        using (var client = server.Sandbox())
+        {
+            await client.GetJsonAsync(Tolvan);
+        }
+
+        // What a server's own run loop and its owner do when both stop it.
+        var anchors = server.Services.GetRequiredService<AuditAnchors>();
+        Task[] stops = [Task.Run(() => anchors.StopAsync(CancellationToken.None)), Task.Run(() => anchors.StopAsync(CancellationToken.None))];
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var returnedEarly = stops.Count(stop => stop.IsCompleted);
+
+        using var reader = new StreamReader(anchorFile); // lets the anchor through, whatever the count says
+        var line = await reader.ReadLineAsync();
+        await Task.WhenAll(stops);
+        Assert.True(returnedEarly == 0, $"{returnedEarly} stop(s) returned while the head's anchor was still being written");
+        Assert.Contains(" seq=1 hash=", line, StringComparison.Ordinal);
     }
 }
