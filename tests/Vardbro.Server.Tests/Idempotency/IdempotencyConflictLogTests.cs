@@ -27,7 +27,7 @@ public sealed class IdempotencyConflictLogTests(VardbroFactory factory) : IClass
         var key = "conflict-" + Guid.NewGuid();
         var number = SwedishPersonalNumber.Generate(new Random(77), new DateOnly(1990, 1, 1));
         var body = $$"""{"first_name":"Kim","last_name":"Samtidig","external_id":"{{number}}"}""";
-        var clients = Enumerable.Range(0, 12).Select(_ => Sandbox(app)).ToList();
+        var clients = Enumerable.Range(0, 12).Select(_ => app.Sandbox()).ToList();
         var fromStart = logs.Entries.Count; // what the start logged (the sandbox's warning) is not these requests'
         try
         {
@@ -62,13 +62,5 @@ public sealed class IdempotencyConflictLogTests(VardbroFactory factory) : IClass
         var keys = await factory.WithDbAsync(db => db.IdempotencyRecords.AsNoTracking().Select(r => r.Key).ToListAsync());
         Assert.Contains(IdempotencyStore.Stored(key), keys);
         Assert.DoesNotContain(key, keys);
-    }
-
-    private static HttpClient Sandbox(Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program> app)
-    {
-        var client = app.CreateClient();
-        client.DefaultRequestHeaders.Add("x-leyr-client-id", VardbroFactory.SandboxClientId);
-        client.DefaultRequestHeaders.Add("x-leyr-client-secret", VardbroFactory.SandboxSecret);
-        return client;
     }
 }

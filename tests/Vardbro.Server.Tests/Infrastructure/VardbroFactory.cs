@@ -54,17 +54,6 @@ public class VardbroFactory : WebApplicationFactory<Program>
         }
     }
 
-    /// <summary>A client that sends the sandbox credentials.</summary>
-    public HttpClient Sandbox() => WithCredentials(SandboxClientId, SandboxSecret);
-
-    public HttpClient WithCredentials(string clientId, string secret)
-    {
-        var client = CreateClient();
-        client.DefaultRequestHeaders.Add("x-leyr-client-id", clientId);
-        client.DefaultRequestHeaders.Add("x-leyr-client-secret", secret);
-        return client;
-    }
-
     public HttpClient Admin()
     {
         var client = CreateClient();
@@ -102,4 +91,20 @@ public class VardbroFactory : WebApplicationFactory<Program>
 public static class JsonContent
 {
     public static StringContent Of(string json) => new(json, new MediaTypeHeaderValue("application/json"));
+}
+
+/// <summary>Clients of any test server (a <see cref="VardbroFactory"/> or an app derived from one) that send API credentials.</summary>
+public static class FactoryClients
+{
+    /// <summary>A client that sends the sandbox credentials.</summary>
+    public static HttpClient Sandbox(this WebApplicationFactory<Program> app) => app.WithCredentials(VardbroFactory.SandboxClientId, VardbroFactory.SandboxSecret);
+
+    public static HttpClient WithCredentials(this WebApplicationFactory<Program> app, string clientId, string secret)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var client = app.CreateClient();
+        client.DefaultRequestHeaders.Add("x-leyr-client-id", clientId);
+        client.DefaultRequestHeaders.Add("x-leyr-client-secret", secret);
+        return client;
+    }
 }

@@ -49,16 +49,6 @@ public sealed class Captured
         return text.ToString();
     }
 
-    /// <summary>A client of <paramref name="app"/> that sends the sandbox credentials.</summary>
-    public static HttpClient Sandbox(WebApplicationFactory<Program> app)
-    {
-        ArgumentNullException.ThrowIfNull(app);
-        var client = app.CreateClient();
-        client.DefaultRequestHeaders.Add("x-leyr-client-id", VardbroFactory.SandboxClientId);
-        client.DefaultRequestHeaders.Add("x-leyr-client-secret", VardbroFactory.SandboxSecret);
-        return client;
-    }
-
     /// <summary>The app of <paramref name="factory"/> with every span exported here and every log category at Information captured.</summary>
     public WebApplicationFactory<Program> Around(WebApplicationFactory<Program> factory, Dictionary<string, string?>? settings = null) =>
         factory.WithWebHostBuilder(b =>
@@ -151,7 +141,7 @@ public sealed class TelemetryTests(VardbroFactory factory) : IClassFixture<Vardb
     {
         var captured = new Captured();
         await using var app = captured.Around(factory);
-        using var client = Captured.Sandbox(app);
+        using var client = app.Sandbox();
 
         var slots = (await client.GetJsonAsync($"{L01}/timeslots?resource_id=1002&healthcare_service_id=L0_1-general")).AsArray();
         var slot = slots[^1]!;
@@ -183,7 +173,7 @@ public sealed class TelemetryTests(VardbroFactory factory) : IClassFixture<Vardb
     {
         var captured = new Captured();
         await using var app = captured.Around(factory);
-        using var client = Captured.Sandbox(app);
+        using var client = app.Sandbox();
 
         using (var missing = await client.GetAsync(new Uri($"{L01}/patients/emr_id:no-such-patient", UriKind.Relative)))
         {
@@ -214,7 +204,7 @@ public sealed class TelemetryTests(VardbroFactory factory) : IClassFixture<Vardb
     {
         var captured = new Captured();
         await using var app = captured.Around(factory);
-        using var client = Captured.Sandbox(app);
+        using var client = app.Sandbox();
 
         var created = await client.PostJsonAsync($"{L01}/patients", new { first_name = FirstName, last_name = LastName, external_id = "se_personal_number:" + PersonalNumber, phones = new[] { Phone } }, HttpStatusCode.Created);
         await client.GetJsonAsync($"{L01}/patients/se_personal_number:{PersonalNumber}");
@@ -250,7 +240,7 @@ public sealed class FhirTelemetryTests(FhirEmrFixture fixture) : IClassFixture<F
     {
         var captured = new Captured();
         await using var app = captured.Around(fixture.Factory);
-        using var client = Captured.Sandbox(app);
+        using var client = app.Sandbox();
 
         var traceId = ActivityTraceId.CreateRandom();
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(FhirEmrFactory.Unit + "/patients/se_personal_number:191212121212", UriKind.Relative));
