@@ -41,6 +41,8 @@ public sealed partial class AuditAnchors(
 
         // A host may be stopped twice at once (the app's run loop and whoever owns the host): both
         // wait for the one anchor, so neither returns, and lets the host be disposed, before it is written.
+        // Started on the pool, so the lock is held while the task is made, not through a SQLite read
+        // (synchronous under its async API).
         await LazyInitializer.EnsureInitialized(ref anchoredAtStop, ref anchoredAtStopLock, () => Task.Run(AnchorAtStopAsync));
     }
 

@@ -37,7 +37,8 @@ public sealed partial class AuditSealer(IServiceScopeFactory scopes, AuditStore 
 
     private readonly SemaphoreSlim onePass = new(1, 1);
 
-    // A pass is short; it is not cut off by shutdown, which would only roll it back.
+    // A pass is short; it is not cut off by shutdown, which would only roll it back. On the system clock,
+    // not the injected one: leftovers are sealed in real time also where the API's time is simulated.
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         BackgroundRounds.AfterEachIntervalAsync(LeftoverInterval, TimeProvider.System, _ => SealAsync(CancellationToken.None), ex => LogSealFailed(logger, ex), stoppingToken);
 
